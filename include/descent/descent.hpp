@@ -1,0 +1,11 @@
+#pragma once
+// descent: first-order optimizers on Eigen with torch.optim's semantics. Include this header for
+// everything, or the header of one optimizer for just that.
+
+#include "descent/optimizer.hpp"
+#include "descent/optimizers/adagrad.hpp"
+#include "descent/optimizers/adam.hpp"
+#include "descent/optimizers/adamw.hpp"
+#include "descent/optimizers/gradient_descent.hpp"
+#include "descent/optimizers/rmsprop.hpp"
+#include "descent/optimizers/sgd.hpp"

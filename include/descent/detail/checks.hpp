@@ -1,0 +1,134 @@
+#pragma once
+// Validation shared by every optimizer: option checks (at construction and in set_lr), the shape
+// check at the top of step, and the Eigen-type constraints on step's arguments.
+
+#include <Eigen/Core>
+
+#include <cmath>
+#include <concepts>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace descent::detail {
+
+template <class T>
+using plain_t = std::remove_cvref_t<T>;
+
+/// `V` is an Eigen plain object (Matrix or Array, fixed or dynamic size) of real scalars.
+template <class V>
+concept PlainEigen = std::derived_from<V, Eigen::PlainObjectBase<V>> &&
+                     std::is_floating_point_v<typename V::Scalar>;
+
+// Declared, never defined: matches any Eigen dense expression through its DenseBase<Derived>
+// base, which for views such as VectorBlock is the base of a parent class, not DenseBase<Self>.
+template <class Derived>
+void accepts_dense(const Eigen::DenseBase<Derived>&);
+
+/// Any Eigen dense expression (Matrix, Array, Map, Ref, block, lazy expression).
+template <class X>
+concept DenseExpression = requires(const X& x) { detail::accepts_dense(x); };
+
+/// `P` can receive an update: a writable Eigen expression (a V, Map<V>, Ref<V>, block, segment)
+/// whose scalar is V's.
+template <class P, class V>
+concept ParamsOf = DenseExpression<plain_t<P>> &&
+                   !std::is_const_v<std::remove_reference_t<P>> &&
+                   bool(Eigen::internal::is_lvalue<plain_t<P>>::value) &&
+                   std::same_as<typename plain_t<P>::Scalar, typename V::Scalar>;
+
+/// `G` can be read as a gradient: any Eigen expression whose scalar is V's.
+template <class G, class V>
+concept GradsOf = DenseExpression<plain_t<G>> &&
+                  std::same_as<typename plain_t<G>::Scalar, typename V::Scalar>;
+
+inline std::string format_number(double x) {
+  std::ostringstream out;
+  out.precision(17);
+  out << x;
+  return out.str();
+}
+
+[[noreturn]] inline void invalid_option(std::string_view options, std::string_view field, double value,
+                                        std::string_view requirement) {
+  std::string msg = "descent::";
+  msg.append(options).append(": invalid ").append(field).append(" = ");
+  msg.append(format_number(value)).append(" (").append(requirement).append(")");
+  throw std::invalid_argument(msg);
+}
+
+/// Finite and >= 0. NaN fails every comparison, so it is caught here too.
+inline void require_nonnegative(std::string_view options, std::string_view field, double value) {
+  if (!(value >= 0.0) || !std::isfinite(value))
+    invalid_option(options, field, value, "must be a finite number >= 0");
+}
+
+/// lo <= value < hi.
+inline void require_half_open(std::string_view options, std::string_view field, double value, double lo,
+                              double hi) {
+  if (!(value >= lo && value < hi))
+    invalid_option(options, field, value,
+                   "must be in [" + format_number(lo) + ", " + format_number(hi) + ")");
+}
+
+/// lo <= value <= hi.
+inline void require_closed(std::string_view options, std::string_view field, double value, double lo,
+                           double hi) {
+  if (!(value >= lo && value <= hi))
+    invalid_option(options, field, value,
+                   "must be in [" + format_number(lo) + ", " + format_number(hi) + "]");
+}
+
+/// Throws unless params, grads, V's compile-time shape and (once it exists) the state all agree.
+/// Runs before anything is written, in every build type.
+template <class V>
+void check_shapes(std::string_view optimizer, Eigen::Index prows, Eigen::Index pcols, Eigen::Index grows,
+                  Eigen::Index gcols, bool has_state, Eigen::Index srows, Eigen::Index scols) {
+  auto shape = [](Eigen::Index r, Eigen::Index c) { return std::to_string(r) + "x" + std::to_string(c); };
+  auto fail = [&](const std::string& what) {
+    throw std::invalid_argument("descent::" + std::string(optimizer) + "::step: params is " +
+                                shape(prows, pcols) + " but " + what);
+  };
+  if (prows != grows || pcols != gcols) fail("grads is " + shape(grows, gcols));
+  constexpr Eigen::Index vr = V::RowsAtCompileTime;
+  constexpr Eigen::Index vc = V::ColsAtCompileTime;
+  if ((vr != Eigen::Dynamic && prows != vr) || (vc != Eigen::Dynamic && pcols != vc)) {
+    fail("the optimizer's type holds " + (vr == Eigen::Dynamic ? std::string("any") : std::to_string(vr)) +
+         "x" + (vc == Eigen::Dynamic ? std::string("any") : std::to_string(vc)));
+  }
+  if (has_state && (prows != srows || pcols != scols)) {
+    fail("the optimizer's state is " + shape(srows, scols) +
+         " (call reset() before stepping parameters of another shape)");
+  }
+}
+
+/// Sizes a state array like the parameters and fills it. Allocates only for dynamic V, and only
+/// when the shape changes.
+template <class V>
+void init_state(V& state, Eigen::Index rows, Eigen::Index cols, typename V::Scalar value) {
+  if (state.rows() != rows || state.cols() != cols) state.resize(rows, cols);
+  state.setConstant(value);
+}
+
+/// Gives the memory of a dynamic-size state array back; nothing to do for fixed-size V.
+template <class V>
+void release_state(V& state) {
+  if constexpr (V::SizeAtCompileTime == Eigen::Dynamic) state = V();
+}
+
+/// Calls `f` with one std::bool_constant per runtime flag, in order, so that an update kernel is
+/// compiled once per variant with the branches resolved at compile time.
+template <class F>
+decltype(auto) dispatch(F&& f) {
+  return f();
+}
+
+template <class F, class... Rest>
+decltype(auto) dispatch(F&& f, bool flag, Rest... rest) {
+  if (flag) return dispatch([&](auto... c) { return f(std::true_type{}, c...); }, rest...);
+  return dispatch([&](auto... c) { return f(std::false_type{}, c...); }, rest...);
+}
+
+}  // namespace descent::detail

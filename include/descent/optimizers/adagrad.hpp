@@ -1,0 +1,106 @@
+#pragma once
+// Adagrad (Duchi, Hazan & Singer, 2011): torch.optim.Adagrad (dense gradients).
+
+#include "descent/detail/checks.hpp"
+#include "descent/detail/lanes.hpp"
+
+#include <cstdint>
+
+namespace descent {
+
+/// Options of Adagrad. Per coefficient, with t the step count (from 1):
+///   g ← (maximize ? −g : g) + weight_decay·p
+///   clr ← lr / (1 + (t − 1)·lr_decay)
+///   sum ← sum + g²                    (sum starts at initial_accumulator_value)
+///   p ← p − clr · g / (√sum + eps)
+struct AdagradOptions {
+  /// Step size before decay. Default 1e-2; finite and >= 0.
+  double lr = 1e-2;
+  /// The step size at step t is lr / (1 + (t − 1)·lr_decay). Default 0; finite and >= 0.
+  double lr_decay = 0.0;
+  /// L2 penalty: weight_decay·p is added to the gradient. Default 0; finite and >= 0.
+  double weight_decay = 0.0;
+  /// Starting value of every coefficient of the squared-gradient sum. Default 0; finite and >= 0.
+  double initial_accumulator_value = 0.0;
+  /// Added to √sum. Default 1e-10; finite and >= 0.
+  double eps = 1e-10;
+  /// Ascend the objective: the gradient is negated first. Default false.
+  bool maximize = false;
+
+  /// Throws std::invalid_argument naming the first invalid field and its value.
+  void validate() const {
+    detail::require_nonnegative("AdagradOptions", "lr", lr);
+    detail::require_nonnegative("AdagradOptions", "lr_decay", lr_decay);
+    detail::require_nonnegative("AdagradOptions", "weight_decay", weight_decay);
+    detail::require_nonnegative("AdagradOptions", "initial_accumulator_value", initial_accumulator_value);
+    detail::require_nonnegative("AdagradOptions", "eps", eps);
+  }
+};
+
+/// Adagrad. State: the running sum of squared gradients, created on the first step.
+template <class V>
+class Adagrad {
+  static_assert(detail::PlainEigen<V>, "descent::Adagrad<V>: V must be an Eigen Matrix or Array of float or double");
+
+ public:
+  using Vector = V;
+  using Scalar = typename V::Scalar;
+  using Options = AdagradOptions;
+
+  Adagrad() = default;
+  explicit Adagrad(const Options& options) : options_(options) { options_.validate(); }
+
+  /// One update of `params` (any writable Eigen expression of V's shape) from `grads` (any Eigen
+  /// expression of the same shape, not aliasing params). Throws std::invalid_argument on a shape
+  /// mismatch before writing anything.
+  template <detail::ParamsOf<V> P, detail::GradsOf<V> G>
+  void step(P&& params, const G& grads) {
+    detail::check_shapes<V>("Adagrad", params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0,
+                            sum_.rows(), sum_.cols());
+    if (steps_ == 0)
+      detail::init_state(sum_, params.rows(), params.cols(), Scalar(options_.initial_accumulator_value));
+    ++steps_;
+
+    const auto clr = Scalar(options_.lr / (1.0 + double(steps_ - 1) * options_.lr_decay));
+    const auto wd = Scalar(options_.weight_decay);
+    const auto eps = Scalar(options_.eps);
+    detail::dispatch(
+        [&](auto maximize, auto decay) {
+          constexpr bool negate = maximize, l2 = decay;
+          detail::for_each_coefficient<V>(
+              params, grads,
+              [=](auto& p, auto g, auto& sum) {
+                if constexpr (negate) g = -g;
+                if constexpr (l2) g = g + wd * p;
+                sum = sum + g * g;
+                p = p - clr * (g / (detail::sqrt(sum) + eps));
+              },
+              sum_);
+        },
+        options_.maximize, options_.weight_decay != 0.0);
+  }
+
+  /// Drops the accumulated sum and the step count.
+  void reset() {
+    detail::release_state(sum_);
+    steps_ = 0;
+  }
+
+  const Options& options() const { return options_; }
+  double lr() const { return options_.lr; }
+  /// Changes the base learning rate (lr_decay still applies); throws like the constructor on a bad value.
+  void set_lr(double lr) {
+    detail::require_nonnegative("AdagradOptions", "lr", lr);
+    options_.lr = lr;
+  }
+  std::int64_t steps() const { return steps_; }
+  /// The running sum of squared gradients (meaningful after the first step).
+  const V& sum_of_squares() const { return sum_; }
+
+ private:
+  Options options_{};
+  V sum_{};
+  std::int64_t steps_ = 0;
+};
+
+}  // namespace descent

@@ -1,0 +1,156 @@
+#pragma once
+// Adam (Kingma & Ba, 2015) with the AMSGrad variant and optional decoupled weight decay:
+// torch.optim.Adam, and torch.optim.AdamW when decoupled_weight_decay is set.
+
+#include "descent/detail/checks.hpp"
+#include "descent/detail/lanes.hpp"
+
+#include <cmath>
+#include <cstdint>
+
+namespace descent {
+
+/// Options of Adam and AdamW. Per coefficient, with t the step count (from 1):
+///   g ← maximize ? −g : g
+///   decoupled: p ← p·(1 − lr·weight_decay)     otherwise: g ← g + weight_decay·p
+///   m ← beta1·m + (1 − beta1)·g
+///   v ← beta2·v + (1 − beta2)·g²
+///   amsgrad: v̂ ← max(v̂, v), used in place of v below
+///   p ← p − (lr / (1 − beta1^t)) · m / (√v / √(1 − beta2^t) + eps)
+/// The bias corrections are computed in double whatever the scalar type.
+struct AdamOptions {
+  /// Step size. Default 1e-3; finite and >= 0.
+  double lr = 1e-3;
+  /// Decay rate of the first-moment average m. Default 0.9; in [0, 1).
+  double beta1 = 0.9;
+  /// Decay rate of the second-moment average v. Default 0.999; in [0, 1).
+  double beta2 = 0.999;
+  /// Added to the bias-corrected √v (after the correction, as torch does). Default 1e-8; finite and >= 0.
+  double eps = 1e-8;
+  /// Weight decay. Adam: an L2 term weight_decay·p added to the gradient (it is then rescaled by
+  /// the adaptive denominator). AdamW / decoupled: the weights shrink by lr·weight_decay per step.
+  /// Default 0 (AdamW: 1e-2); finite and >= 0.
+  double weight_decay = 0.0;
+  /// AMSGrad: normalize by the running maximum of v instead of v. Default false.
+  bool amsgrad = false;
+  /// Decay the weights directly (AdamW, Loshchilov & Hutter) instead of adding an L2 term. Default false.
+  bool decoupled_weight_decay = false;
+  /// Ascend the objective: the gradient is negated first. Default false.
+  bool maximize = false;
+
+  /// Throws std::invalid_argument naming the first invalid field and its value.
+  void validate() const {
+    detail::require_nonnegative("AdamOptions", "lr", lr);
+    detail::require_half_open("AdamOptions", "beta1", beta1, 0.0, 1.0);
+    detail::require_half_open("AdamOptions", "beta2", beta2, 0.0, 1.0);
+    detail::require_nonnegative("AdamOptions", "eps", eps);
+    detail::require_nonnegative("AdamOptions", "weight_decay", weight_decay);
+  }
+};
+
+/// Adam. State: the moment averages m and v, and v̂ with amsgrad; created on the first step.
+template <class V>
+class Adam {
+  static_assert(detail::PlainEigen<V>, "descent::Adam<V>: V must be an Eigen Matrix or Array of float or double");
+
+ public:
+  using Vector = V;
+  using Scalar = typename V::Scalar;
+  using Options = AdamOptions;
+
+  Adam() = default;
+  explicit Adam(const Options& options) : options_(options) { options_.validate(); }
+
+  /// One update of `params` (any writable Eigen expression of V's shape) from `grads` (any Eigen
+  /// expression of the same shape, not aliasing params). Throws std::invalid_argument on a shape
+  /// mismatch before writing anything.
+  template <detail::ParamsOf<V> P, detail::GradsOf<V> G>
+  void step(P&& params, const G& grads) {
+    detail::check_shapes<V>(name(), params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0,
+                            m_.rows(), m_.cols());
+    const bool amsgrad = options_.amsgrad;
+    if (steps_ == 0) {
+      detail::init_state(m_, params.rows(), params.cols(), Scalar(0));
+      detail::init_state(v_, params.rows(), params.cols(), Scalar(0));
+      if (amsgrad) detail::init_state(vmax_, params.rows(), params.cols(), Scalar(0));
+    }
+    ++steps_;
+
+    const double t = double(steps_);
+    const double bc1 = 1.0 - std::pow(options_.beta1, t);
+    const double bc2 = 1.0 - std::pow(options_.beta2, t);
+    const auto step_size = Scalar(options_.lr / bc1);
+    const auto bc2_sqrt = Scalar(std::sqrt(bc2));
+    const auto b1 = Scalar(options_.beta1), c1 = Scalar(1.0 - options_.beta1);
+    const auto b2 = Scalar(options_.beta2), c2 = Scalar(1.0 - options_.beta2);
+    const auto eps = Scalar(options_.eps);
+    const auto wd = Scalar(options_.weight_decay);
+    const auto shrink = Scalar(1.0 - options_.lr * options_.weight_decay);
+    const bool decay = options_.weight_decay != 0.0;
+
+    detail::dispatch(
+        [&](auto maximize, auto l2_decay, auto decoupled_decay, auto use_amsgrad) {
+          constexpr bool negate = maximize, l2 = l2_decay, decoupled = decoupled_decay;
+          auto update = [=](auto& p, auto& g, auto& m, auto& v) {
+            if constexpr (negate) g = -g;
+            if constexpr (decoupled) p = p * shrink;
+            if constexpr (l2) g = g + wd * p;
+            m = b1 * m + c1 * g;
+            v = b2 * v + c2 * (g * g);
+          };
+          if constexpr (use_amsgrad) {
+            detail::for_each_coefficient<V>(
+                params, grads,
+                [=](auto& p, auto g, auto& m, auto& v, auto& vmax) {
+                  update(p, g, m, v);
+                  vmax = detail::max(vmax, v);
+                  p = p - step_size * (m / (detail::sqrt(vmax) / bc2_sqrt + eps));
+                },
+                m_, v_, vmax_);
+          } else {
+            detail::for_each_coefficient<V>(
+                params, grads,
+                [=](auto& p, auto g, auto& m, auto& v) {
+                  update(p, g, m, v);
+                  p = p - step_size * (m / (detail::sqrt(v) / bc2_sqrt + eps));
+                },
+                m_, v_);
+          }
+        },
+        options_.maximize, decay && !options_.decoupled_weight_decay, decay && options_.decoupled_weight_decay,
+        amsgrad);
+  }
+
+  /// Drops m, v, v̂ and the step count; the next step starts afresh.
+  void reset() {
+    detail::release_state(m_);
+    detail::release_state(v_);
+    detail::release_state(vmax_);
+    steps_ = 0;
+  }
+
+  const Options& options() const { return options_; }
+  double lr() const { return options_.lr; }
+  /// Changes the learning rate for the following steps; throws like the constructor on a bad value.
+  void set_lr(double lr) {
+    detail::require_nonnegative("AdamOptions", "lr", lr);
+    options_.lr = lr;
+  }
+  /// Steps taken since construction or the last reset(): the t of the bias corrections.
+  std::int64_t steps() const { return steps_; }
+  /// First-moment average m (meaningful after the first step).
+  const V& first_moment() const { return m_; }
+  /// Second-moment average v (meaningful after the first step).
+  const V& second_moment() const { return v_; }
+  /// Running maximum v̂ of v (meaningful after the first step with amsgrad).
+  const V& max_second_moment() const { return vmax_; }
+
+ private:
+  const char* name() const { return options_.decoupled_weight_decay ? "AdamW" : "Adam"; }
+
+  Options options_{};
+  V m_{}, v_{}, vmax_{};
+  std::int64_t steps_ = 0;
+};
+
+}  // namespace descent

@@ -1,0 +1,67 @@
+#pragma once
+// AdamW (Loshchilov & Hutter, 2019): Adam with decoupled weight decay, torch.optim.AdamW.
+
+#include "descent/optimizers/adam.hpp"
+
+#include <concepts>
+
+namespace descent {
+
+/// What `AdamW<V> opt({...})` is built from: the fields of AdamOptions, in the same order, with
+/// torch.optim.AdamW's defaults (weight_decay = 1e-2, decay always decoupled). It exists so that
+/// `AdamW<V>({.lr = 1e-3})` keeps weight_decay = 1e-2 as in torch; the optimizer stores and
+/// reports an AdamOptions.
+struct AdamWOptions {
+  /// Step size. Default 1e-3.
+  double lr = 1e-3;
+  /// Decay rate of the first-moment average. Default 0.9.
+  double beta1 = 0.9;
+  /// Decay rate of the second-moment average. Default 0.999.
+  double beta2 = 0.999;
+  /// Added to the bias-corrected √v. Default 1e-8.
+  double eps = 1e-8;
+  /// The weights shrink by the factor (1 − lr·weight_decay) before each update. Default 1e-2.
+  double weight_decay = 1e-2;
+  /// AMSGrad variant. Default false.
+  bool amsgrad = false;
+  /// Always true for AdamW; setting it to false is an error (use Adam for an L2 term).
+  bool decoupled_weight_decay = true;
+  /// Ascend the objective. Default false.
+  bool maximize = false;
+
+  /// The same options as an AdamOptions; throws if decoupled_weight_decay was switched off.
+  AdamOptions to_adam() const {
+    if (!decoupled_weight_decay)
+      detail::invalid_option("AdamWOptions", "decoupled_weight_decay", 0.0,
+                             "AdamW always decouples weight decay; use descent::Adam for an L2 term");
+    return {.lr = lr,
+            .beta1 = beta1,
+            .beta2 = beta2,
+            .eps = eps,
+            .weight_decay = weight_decay,
+            .amsgrad = amsgrad,
+            .decoupled_weight_decay = true,
+            .maximize = maximize};
+  }
+};
+
+/// AdamW: exactly Adam with decoupled_weight_decay = true and torch's AdamW defaults.
+template <class V>
+class AdamW : public Adam<V> {
+ public:
+  AdamW() : Adam<V>(AdamWOptions{}.to_adam()) {}
+  /// From braces: `AdamW<V> opt({.lr = 3e-4})` (weight_decay stays 1e-2).
+  explicit AdamW(const AdamWOptions& options) : Adam<V>(options.to_adam()) {}
+  /// From an AdamOptions: taken as given, except that the decay is always decoupled (note that an
+  /// AdamOptions defaults to weight_decay = 0).
+  template <std::same_as<AdamOptions> O>
+  explicit AdamW(const O& options) : Adam<V>(decoupled(options)) {}
+
+ private:
+  static AdamOptions decoupled(AdamOptions options) {
+    options.decoupled_weight_decay = true;
+    return options;
+  }
+};
+
+}  // namespace descent

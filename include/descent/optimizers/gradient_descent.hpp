@@ -1,0 +1,80 @@
+#pragma once
+// Plain gradient descent: torch.optim.SGD with momentum = 0.
+
+#include "descent/detail/checks.hpp"
+#include "descent/detail/lanes.hpp"
+
+#include <cstdint>
+
+namespace descent {
+
+/// Options of GradientDescent. Per coefficient: g ← (maximize ? −g : g) + weight_decay·p, then
+/// p ← p − lr·g. Checked by validate() when an optimizer is constructed.
+struct GradientDescentOptions {
+  /// Step size: p ← p − lr·g. Default 0.01; finite and >= 0.
+  double lr = 0.01;
+  /// L2 penalty: weight_decay·p is added to the gradient before the step. Default 0 (off); finite and >= 0.
+  double weight_decay = 0.0;
+  /// Ascend the objective instead: the gradient is negated before anything else. Default false.
+  bool maximize = false;
+
+  /// Throws std::invalid_argument naming the first invalid field and its value.
+  void validate() const {
+    detail::require_nonnegative("GradientDescentOptions", "lr", lr);
+    detail::require_nonnegative("GradientDescentOptions", "weight_decay", weight_decay);
+  }
+};
+
+/// p ← p − lr·g. Stateless apart from the step count.
+template <class V>
+class GradientDescent {
+  static_assert(detail::PlainEigen<V>, "descent::GradientDescent<V>: V must be an Eigen Matrix or Array of float or double");
+
+ public:
+  using Vector = V;
+  using Scalar = typename V::Scalar;
+  using Options = GradientDescentOptions;
+
+  GradientDescent() = default;
+  explicit GradientDescent(const Options& options) : options_(options) { options_.validate(); }
+
+  /// One update of `params` (any writable Eigen expression of V's shape) from `grads` (any Eigen
+  /// expression of the same shape, not aliasing params). Throws std::invalid_argument on a shape
+  /// mismatch before writing anything.
+  template <detail::ParamsOf<V> P, detail::GradsOf<V> G>
+  void step(P&& params, const G& grads) {
+    detail::check_shapes<V>("GradientDescent", params.rows(), params.cols(), grads.rows(), grads.cols(), false, 0, 0);
+    const auto lr = Scalar(options_.lr);
+    const auto wd = Scalar(options_.weight_decay);
+    detail::dispatch(
+        [&](auto maximize, auto decay) {
+          constexpr bool negate = maximize, l2 = decay;
+          detail::for_each_coefficient<V>(params, grads, [=](auto& p, auto g) {
+            if constexpr (negate) g = -g;
+            if constexpr (l2) g = g + wd * p;
+            p = p - lr * g;
+          });
+        },
+        options_.maximize, options_.weight_decay != 0.0);
+    ++steps_;
+  }
+
+  /// Forgets the step count (there is no other state).
+  void reset() { steps_ = 0; }
+
+  const Options& options() const { return options_; }
+  double lr() const { return options_.lr; }
+  /// Changes the learning rate for the following steps; throws like the constructor on a bad value.
+  void set_lr(double lr) {
+    detail::require_nonnegative("GradientDescentOptions", "lr", lr);
+    options_.lr = lr;
+  }
+  /// Steps taken since construction or the last reset().
+  std::int64_t steps() const { return steps_; }
+
+ private:
+  Options options_{};
+  std::int64_t steps_ = 0;
+};
+
+}  // namespace descent

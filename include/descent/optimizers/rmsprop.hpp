@@ -1,0 +1,162 @@
+#pragma once
+// RMSProp (Hinton, 2012) with the centered variant (Graves, 2013) and momentum: torch.optim.RMSprop.
+
+#include "descent/detail/checks.hpp"
+#include "descent/detail/lanes.hpp"
+
+#include <cstdint>
+
+namespace descent {
+
+/// Options of RMSProp. Per coefficient:
+///   g ← (maximize ? −g : g) + weight_decay·p
+///   v ← alpha·v + (1 − alpha)·g²
+///   centered: ga ← alpha·ga + (1 − alpha)·g,  avg ← √(v − ga²) + eps
+///   otherwise:                                avg ← √v + eps
+///   momentum > 0: buf ← momentum·buf + g / avg,  p ← p − lr·buf
+///   otherwise:    p ← p − lr · g / avg
+struct RMSPropOptions {
+  /// Step size. Default 1e-2; finite and >= 0.
+  double lr = 1e-2;
+  /// Smoothing constant of the squared-gradient average v (and of ga). Default 0.99; in [0, 1].
+  double alpha = 0.99;
+  /// Added to the root-mean-square denominator. Default 1e-8; finite and >= 0.
+  double eps = 1e-8;
+  /// L2 penalty: weight_decay·p is added to the gradient. Default 0; finite and >= 0.
+  double weight_decay = 0.0;
+  /// Momentum factor of the buffer of normalized steps (which starts at zero). Default 0; finite and >= 0.
+  double momentum = 0.0;
+  /// Normalize by an estimate of the gradient's variance (v − ga²) instead of its raw second moment.
+  /// Default false.
+  bool centered = false;
+  /// Ascend the objective: the gradient is negated first. Default false.
+  bool maximize = false;
+
+  /// Throws std::invalid_argument naming the first invalid field and its value.
+  void validate() const {
+    detail::require_nonnegative("RMSPropOptions", "lr", lr);
+    detail::require_closed("RMSPropOptions", "alpha", alpha, 0.0, 1.0);
+    detail::require_nonnegative("RMSPropOptions", "eps", eps);
+    detail::require_nonnegative("RMSPropOptions", "weight_decay", weight_decay);
+    detail::require_nonnegative("RMSPropOptions", "momentum", momentum);
+  }
+};
+
+/// RMSProp. State: the squared-gradient average v, plus the gradient average ga when centered and
+/// the momentum buffer when momentum > 0; created on the first step.
+template <class V>
+class RMSProp {
+  static_assert(detail::PlainEigen<V>, "descent::RMSProp<V>: V must be an Eigen Matrix or Array of float or double");
+
+ public:
+  using Vector = V;
+  using Scalar = typename V::Scalar;
+  using Options = RMSPropOptions;
+
+  RMSProp() = default;
+  explicit RMSProp(const Options& options) : options_(options) { options_.validate(); }
+
+  /// One update of `params` (any writable Eigen expression of V's shape) from `grads` (any Eigen
+  /// expression of the same shape, not aliasing params). Throws std::invalid_argument on a shape
+  /// mismatch before writing anything.
+  template <detail::ParamsOf<V> P, detail::GradsOf<V> G>
+  void step(P&& params, const G& grads) {
+    detail::check_shapes<V>("RMSProp", params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0,
+                            v_.rows(), v_.cols());
+    const bool centered = options_.centered;
+    const bool momentum = options_.momentum > 0.0;
+    if (steps_ == 0) {
+      detail::init_state(v_, params.rows(), params.cols(), Scalar(0));
+      if (centered) detail::init_state(ga_, params.rows(), params.cols(), Scalar(0));
+      if (momentum) detail::init_state(buf_, params.rows(), params.cols(), Scalar(0));
+    }
+    ++steps_;
+
+    const auto lr = Scalar(options_.lr);
+    const auto a = Scalar(options_.alpha), c = Scalar(1.0 - options_.alpha);
+    const auto eps = Scalar(options_.eps);
+    const auto wd = Scalar(options_.weight_decay);
+    const auto mu = Scalar(options_.momentum);
+
+    detail::dispatch(
+        [&](auto maximize, auto decay, auto use_centered, auto use_momentum) {
+          constexpr bool negate = maximize, l2 = decay;
+          auto average = [=](auto& p, auto& g, auto& v) {
+            if constexpr (negate) g = -g;
+            if constexpr (l2) g = g + wd * p;
+            v = a * v + c * (g * g);
+          };
+          auto plain_step = [=](auto& p, auto g, auto avg) { p = p - lr * (g / avg); };
+          auto momentum_step = [=](auto& p, auto g, auto avg, auto& buf) {
+            buf = mu * buf + g / avg;
+            p = p - lr * buf;
+          };
+          if constexpr (use_centered && use_momentum) {
+            detail::for_each_coefficient<V>(
+                params, grads,
+                [=](auto& p, auto g, auto& v, auto& ga, auto& buf) {
+                  average(p, g, v);
+                  ga = a * ga + c * g;
+                  momentum_step(p, g, detail::sqrt(v - ga * ga) + eps, buf);
+                },
+                v_, ga_, buf_);
+          } else if constexpr (use_centered) {
+            detail::for_each_coefficient<V>(
+                params, grads,
+                [=](auto& p, auto g, auto& v, auto& ga) {
+                  average(p, g, v);
+                  ga = a * ga + c * g;
+                  plain_step(p, g, detail::sqrt(v - ga * ga) + eps);
+                },
+                v_, ga_);
+          } else if constexpr (use_momentum) {
+            detail::for_each_coefficient<V>(
+                params, grads,
+                [=](auto& p, auto g, auto& v, auto& buf) {
+                  average(p, g, v);
+                  momentum_step(p, g, detail::sqrt(v) + eps, buf);
+                },
+                v_, buf_);
+          } else {
+            detail::for_each_coefficient<V>(
+                params, grads,
+                [=](auto& p, auto g, auto& v) {
+                  average(p, g, v);
+                  plain_step(p, g, detail::sqrt(v) + eps);
+                },
+                v_);
+          }
+        },
+        options_.maximize, options_.weight_decay != 0.0, centered, momentum);
+  }
+
+  /// Drops v, ga, the momentum buffer and the step count.
+  void reset() {
+    detail::release_state(v_);
+    detail::release_state(ga_);
+    detail::release_state(buf_);
+    steps_ = 0;
+  }
+
+  const Options& options() const { return options_; }
+  double lr() const { return options_.lr; }
+  /// Changes the learning rate for the following steps; throws like the constructor on a bad value.
+  void set_lr(double lr) {
+    detail::require_nonnegative("RMSPropOptions", "lr", lr);
+    options_.lr = lr;
+  }
+  std::int64_t steps() const { return steps_; }
+  /// The squared-gradient average v (meaningful after the first step).
+  const V& square_average() const { return v_; }
+  /// The gradient average ga (meaningful after the first step when centered).
+  const V& gradient_average() const { return ga_; }
+  /// The momentum buffer (meaningful after the first step when momentum > 0).
+  const V& momentum_buffer() const { return buf_; }
+
+ private:
+  Options options_{};
+  V v_{}, ga_{}, buf_{};
+  std::int64_t steps_ = 0;
+};
+
+}  // namespace descent

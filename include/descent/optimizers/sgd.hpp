@@ -1,0 +1,131 @@
+#pragma once
+// Stochastic gradient descent with momentum, dampening and Nesterov momentum: torch.optim.SGD.
+
+#include "descent/detail/checks.hpp"
+#include "descent/detail/lanes.hpp"
+
+#include <cstdint>
+
+namespace descent {
+
+/// Options of SGD. Per coefficient, with t the step count:
+///   g ← (maximize ? −g : g) + weight_decay·p
+///   if momentum ≠ 0:  buf ← g at t = 1, else buf ← momentum·buf + (1 − dampening)·g
+///                     g ← nesterov ? g + momentum·buf : buf
+///   p ← p − lr·g
+struct SGDOptions {
+  /// Step size. Default 1e-3; finite and >= 0.
+  double lr = 1e-3;
+  /// Momentum factor μ of the velocity buffer. Default 0 (no buffer is kept); finite and >= 0.
+  double momentum = 0.0;
+  /// Dampening: the new gradient enters the buffer scaled by (1 − dampening), from the second step
+  /// on. Default 0; in [0, 1].
+  double dampening = 0.0;
+  /// L2 penalty: weight_decay·p is added to the gradient. Default 0; finite and >= 0.
+  double weight_decay = 0.0;
+  /// Nesterov momentum: step along g + μ·buf instead of buf. Needs momentum > 0 and dampening = 0.
+  /// Default false.
+  bool nesterov = false;
+  /// Ascend the objective: the gradient is negated first. Default false.
+  bool maximize = false;
+
+  /// Throws std::invalid_argument naming the first invalid field and its value.
+  void validate() const {
+    detail::require_nonnegative("SGDOptions", "lr", lr);
+    detail::require_nonnegative("SGDOptions", "momentum", momentum);
+    detail::require_closed("SGDOptions", "dampening", dampening, 0.0, 1.0);
+    detail::require_nonnegative("SGDOptions", "weight_decay", weight_decay);
+    if (nesterov && momentum <= 0.0)
+      detail::invalid_option("SGDOptions", "momentum", momentum, "nesterov = true needs momentum > 0");
+    if (nesterov && dampening != 0.0)
+      detail::invalid_option("SGDOptions", "dampening", dampening, "nesterov = true needs dampening = 0");
+  }
+};
+
+/// SGD with optional (Nesterov) momentum. State: the momentum buffer, only when momentum ≠ 0.
+template <class V>
+class SGD {
+  static_assert(detail::PlainEigen<V>, "descent::SGD<V>: V must be an Eigen Matrix or Array of float or double");
+
+ public:
+  using Vector = V;
+  using Scalar = typename V::Scalar;
+  using Options = SGDOptions;
+
+  SGD() = default;
+  explicit SGD(const Options& options) : options_(options) { options_.validate(); }
+
+  /// One update of `params` (any writable Eigen expression of V's shape) from `grads` (any Eigen
+  /// expression of the same shape, not aliasing params). Throws std::invalid_argument on a shape
+  /// mismatch before writing anything.
+  template <detail::ParamsOf<V> P, detail::GradsOf<V> G>
+  void step(P&& params, const G& grads) {
+    const bool momentum = options_.momentum != 0.0;
+    detail::check_shapes<V>("SGD", params.rows(), params.cols(), grads.rows(), grads.cols(),
+                            momentum && has_buffer_, buffer_.rows(), buffer_.cols());
+    const auto lr = Scalar(options_.lr);
+    const auto wd = Scalar(options_.weight_decay);
+    const auto mu = Scalar(options_.momentum);
+    const auto keep = Scalar(1.0 - options_.dampening);
+    const bool first = momentum && !has_buffer_;
+    if (first) detail::init_state(buffer_, params.rows(), params.cols(), Scalar(0));
+
+    detail::dispatch(
+        [&](auto maximize, auto decay, auto use_momentum, auto first_step, auto use_nesterov) {
+          constexpr bool negate = maximize, l2 = decay, nesterov = use_nesterov, start = first_step;
+          if constexpr (!use_momentum) {
+            detail::for_each_coefficient<V>(params, grads, [=](auto& p, auto g) {
+              if constexpr (negate) g = -g;
+              if constexpr (l2) g = g + wd * p;
+              p = p - lr * g;
+            });
+          } else {
+            detail::for_each_coefficient<V>(
+                params, grads,
+                [=](auto& p, auto g, auto& buf) {
+                  if constexpr (negate) g = -g;
+                  if constexpr (l2) g = g + wd * p;
+                  if constexpr (start)
+                    buf = g;
+                  else
+                    buf = mu * buf + keep * g;
+                  if constexpr (nesterov)
+                    g = g + mu * buf;
+                  else
+                    g = buf;
+                  p = p - lr * g;
+                },
+                buffer_);
+          }
+        },
+        options_.maximize, options_.weight_decay != 0.0, momentum, first, options_.nesterov);
+    if (momentum) has_buffer_ = true;
+    ++steps_;
+  }
+
+  /// Drops the momentum buffer and the step count.
+  void reset() {
+    detail::release_state(buffer_);
+    has_buffer_ = false;
+    steps_ = 0;
+  }
+
+  const Options& options() const { return options_; }
+  double lr() const { return options_.lr; }
+  /// Changes the learning rate for the following steps; throws like the constructor on a bad value.
+  void set_lr(double lr) {
+    detail::require_nonnegative("SGDOptions", "lr", lr);
+    options_.lr = lr;
+  }
+  std::int64_t steps() const { return steps_; }
+  /// The momentum buffer (meaningful once a step with momentum ≠ 0 has been taken).
+  const V& momentum_buffer() const { return buffer_; }
+
+ private:
+  Options options_{};
+  V buffer_{};
+  bool has_buffer_ = false;
+  std::int64_t steps_ = 0;
+};
+
+}  // namespace descent

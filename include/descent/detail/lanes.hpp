@@ -17,6 +17,13 @@
 #include <type_traits>
 #include <utility>
 
+// Packet types such as __m128 carry vector attributes that GCC reports as ignored when they are
+// template arguments (Lane<Packet4f>); harmless here, and Eigen silences the same warning itself.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
+
 namespace descent::detail {
 
 /// A SIMD packet with the arithmetic operators the update formulas need, so that a kernel reads
@@ -75,9 +82,13 @@ EIGEN_STRONG_INLINE void run_contiguous(Eigen::Index n, const Kernel& kernel, Sc
                                         const std::array<Scalar*, K>& s, std::index_sequence<I...>) {
   using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
   constexpr Eigen::Index width = Eigen::internal::unpacket_traits<Packet>::size;
+  // The packet loop's end is computed up front: a loop condition of the form i + width <= n
+  // makes GCC warn (-Waggressive-loop-optimizations) about the tail loop of fixed-size objects.
+  constexpr bool vectorized = width > 1 && !std::is_same_v<Packet, Scalar>;
+  const Eigen::Index packet_end = vectorized ? n - n % width : 0;
   Eigen::Index i = 0;
-  if constexpr (width > 1 && !std::is_same_v<Packet, Scalar>) {
-    for (; i + width <= n; i += width) {
+  if constexpr (vectorized) {
+    for (; i < packet_end; i += width) {
       Lane<Packet> pl{Eigen::internal::ploadu<Packet>(p + i)};
       const Lane<Packet> gl{Eigen::internal::ploadu<Packet>(g + i)};
       std::array<Lane<Packet>, K> sl{Lane<Packet>{Eigen::internal::ploadu<Packet>(s[I] + i)}...};
@@ -144,3 +155,7 @@ void for_each_coefficient(P& params, const G& grads, const Kernel& kernel, State
 }
 
 }  // namespace descent::detail
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif

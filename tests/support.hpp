@@ -1,0 +1,44 @@
+#pragma once
+// Shared by the step and allocation tests: one factory per optimizer variant, and a deterministic
+// gradient that depends on the parameters (so trajectories are realistic).
+
+#include <descent/descent.hpp>
+
+#include <cmath>
+
+namespace descent_test {
+
+// clang-format off
+struct GD          { static constexpr bool stateful = false; static constexpr const char* name = "GradientDescent"; template <class V> static auto make() { return descent::GradientDescent<V>({.lr = 0.05, .weight_decay = 0.01}); } };
+struct GDMax       { static constexpr bool stateful = false; static constexpr const char* name = "GradientDescent maximize"; template <class V> static auto make() { return descent::GradientDescent<V>({.lr = 0.05, .maximize = true}); } };
+struct SGDMomentum { static constexpr bool stateful = true; static constexpr const char* name = "SGD momentum"; template <class V> static auto make() { return descent::SGD<V>({.lr = 0.05, .momentum = 0.9, .dampening = 0.2, .weight_decay = 0.01}); } };
+struct SGDNesterov { static constexpr bool stateful = true; static constexpr const char* name = "SGD nesterov"; template <class V> static auto make() { return descent::SGD<V>({.lr = 0.05, .momentum = 0.9, .nesterov = true, .maximize = true}); } };
+struct AdamPlain { static constexpr bool stateful = true; static constexpr const char* name = "Adam"; template <class V> static auto make() { return descent::Adam<V>({.lr = 0.05}); } };
+struct AdamAms { static constexpr bool stateful = true; static constexpr const char* name = "Adam amsgrad L2"; template <class V> static auto make() { return descent::Adam<V>({.lr = 0.05, .weight_decay = 0.05, .amsgrad = true}); } };
+struct AdamWDecay { static constexpr bool stateful = true; static constexpr const char* name = "AdamW"; template <class V> static auto make() { return descent::AdamW<V>({.lr = 0.05, .weight_decay = 0.1, .maximize = true}); } };
+struct AdagradCfg { static constexpr bool stateful = true; static constexpr const char* name = "Adagrad"; template <class V> static auto make() { return descent::Adagrad<V>({.lr = 0.1, .lr_decay = 0.01, .weight_decay = 0.01, .initial_accumulator_value = 0.1}); } };
+struct RMSPlain { static constexpr bool stateful = true; static constexpr const char* name = "RMSProp"; template <class V> static auto make() { return descent::RMSProp<V>({.lr = 0.01}); } };
+struct RMSCentered { static constexpr bool stateful = true; static constexpr const char* name = "RMSProp centered momentum"; template <class V> static auto make() { return descent::RMSProp<V>({.lr = 0.01, .weight_decay = 0.01, .momentum = 0.5, .centered = true}); } };
+// clang-format on
+
+#define DESCENT_TEST_ALL_VARIANTS                                                                       \
+  descent_test::GD, descent_test::GDMax, descent_test::SGDMomentum, descent_test::SGDNesterov,        \
+      descent_test::AdamPlain, descent_test::AdamAms, descent_test::AdamWDecay, descent_test::AdagradCfg, \
+      descent_test::RMSPlain, descent_test::RMSCentered
+
+/// g_i = (x_i − c_i) + a small oscillation that depends on the step: a noisy quadratic.
+template <class G, class X>
+void gradient(G&& g, const X& x, int t) {
+  for (Eigen::Index i = 0; i < x.size(); ++i) {
+    using S = typename std::remove_cvref_t<X>::Scalar;
+    const double c = std::sin(0.37 * double(i) + 1.0);
+    g.coeffRef(i) = S((double(x.coeff(i)) - c) * (1.0 + 0.1 * double(i % 3)) + 0.3 * std::cos(0.9 * double(t) + double(i)));
+  }
+}
+
+template <class X>
+void fill_start(X&& x) {
+  for (Eigen::Index i = 0; i < x.size(); ++i) x.coeffRef(i) = typename std::remove_cvref_t<X>::Scalar(std::cos(1.7 * double(i)) * 2.0);
+}
+
+}  // namespace descent_test

@@ -1,0 +1,89 @@
+// No heap allocation in step(): none after the first step for dynamic V, none at all for
+// fixed-size V. Checked two ways: Eigen's run-time malloc guard (Eigen allocates through malloc,
+// not operator new) and a count of global operator new calls.
+#undef NDEBUG  // the guard reports through eigen_assert, which NDEBUG would silence
+#define EIGEN_RUNTIME_NO_MALLOC
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+namespace {
+std::atomic<long> g_news{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t size) { return ::operator new(size); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace {
+
+// Counts operator new calls and forbids Eigen's mallocs while `body` runs.
+template <class Body>
+long allocations_in(Body&& body) {
+  const long before = g_news.load();
+  Eigen::internal::set_is_malloc_allowed(false);
+  body();
+  Eigen::internal::set_is_malloc_allowed(true);
+  return g_news.load() - before;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("allocation: dynamic V allocates on the first step only", "[allocation]",
+                   DESCENT_TEST_ALL_VARIANTS) {
+  INFO(TestType::name);
+  using V = Eigen::VectorXf;
+  auto opt = TestType::template make<V>();
+  V x = V::LinSpaced(1000, -1.0f, 1.0f);
+  V g = V::Ones(1000);
+  std::vector<float> buffer(1000, 0.5f);
+  Eigen::Map<V> mapped(buffer.data(), 1000);
+  opt.step(x, g);
+  const long news = allocations_in([&] {
+    for (int i = 0; i < 10; ++i) {
+      opt.step(x, g);
+      opt.step(x.segment(0, 1000), g);
+      opt.step(mapped, g);
+    }
+  });
+  CHECK(news == 0);
+}
+
+TEMPLATE_TEST_CASE("allocation: fixed-size V never allocates", "[allocation]", DESCENT_TEST_ALL_VARIANTS) {
+  INFO(TestType::name);
+  using V = Eigen::Matrix<double, 7, 1>;
+  using M = Eigen::Matrix<float, 3, 5>;
+  const long news = allocations_in([&] {
+    auto opt = TestType::template make<V>();
+    V x = V::Constant(1.0);
+    const V g = V::Constant(0.5);
+    for (int i = 0; i < 10; ++i) opt.step(x, g);
+    opt.reset();
+    opt.step(x, g);
+    auto mopt = TestType::template make<M>();
+    M m = M::Constant(1.0f);
+    const M gm = M::Constant(0.25f);
+    for (int i = 0; i < 10; ++i) mopt.step(m, gm);
+  });
+  CHECK(news == 0);
+}
+
+TEST_CASE("allocation: the counter is live (it sees a deliberate allocation)", "[allocation]") {
+  // Proves the test above could fail: count a deliberate allocation through operator new.
+  static std::vector<double>* volatile sink = nullptr;
+  const long news = allocations_in([] { sink = new std::vector<double>(3); });
+  delete sink;
+  CHECK(news == 2);  // the vector object and its buffer
+}

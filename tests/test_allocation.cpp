@@ -3,14 +3,13 @@
 // not operator new) and a count of global operator new calls.
 #undef NDEBUG  // the guard reports through eigen_assert, which NDEBUG would silence
 #define EIGEN_RUNTIME_NO_MALLOC
-#include "support.hpp"
-
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <new>
 #include <vector>
+
+#include "support.hpp"
 
 namespace {
 std::atomic<long> g_news{0};

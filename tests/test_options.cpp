@@ -1,8 +1,6 @@
 // Options: torch.optim's names, order and defaults; validation at construction and in set_lr.
-#include <descent/descent.hpp>
-
 #include <catch2/catch.hpp>
-
+#include <descent/descent.hpp>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -77,22 +75,37 @@ TEST_CASE("options: designated initializers in declaration order", "[options]") 
   CHECK(gd.options().weight_decay == 0.1);
   CHECK(gd.options().maximize);
 
-  descent::SGD<V> sgd({.lr = 0.1, .momentum = 0.9, .dampening = 0.0, .weight_decay = 1e-4, .nesterov = true,
-                       .maximize = false});
+  descent::SGD<V> sgd(
+      {.lr = 0.1, .momentum = 0.9, .dampening = 0.0, .weight_decay = 1e-4, .nesterov = true, .maximize = false});
   CHECK(sgd.options().momentum == 0.9);
   CHECK(sgd.options().nesterov);
 
-  descent::Adam<V> adam({.lr = 3e-4, .beta1 = 0.8, .beta2 = 0.99, .eps = 1e-6, .weight_decay = 0.1,
-                         .amsgrad = true, .decoupled_weight_decay = true, .maximize = true});
+  descent::Adam<V> adam({.lr = 3e-4,
+                         .beta1 = 0.8,
+                         .beta2 = 0.99,
+                         .eps = 1e-6,
+                         .weight_decay = 0.1,
+                         .amsgrad = true,
+                         .decoupled_weight_decay = true,
+                         .maximize = true});
   CHECK(adam.options().beta1 == 0.8);
   CHECK(adam.options().decoupled_weight_decay);
 
-  descent::Adagrad<V> adagrad({.lr = 0.1, .lr_decay = 0.01, .weight_decay = 0.0, .initial_accumulator_value = 0.1,
-                               .eps = 1e-8, .maximize = false});
+  descent::Adagrad<V> adagrad({.lr = 0.1,
+                               .lr_decay = 0.01,
+                               .weight_decay = 0.0,
+                               .initial_accumulator_value = 0.1,
+                               .eps = 1e-8,
+                               .maximize = false});
   CHECK(adagrad.options().initial_accumulator_value == 0.1);
 
-  descent::RMSProp<V> rms({.lr = 0.01, .alpha = 0.9, .eps = 1e-6, .weight_decay = 0.0, .momentum = 0.5,
-                           .centered = true, .maximize = false});
+  descent::RMSProp<V> rms({.lr = 0.01,
+                           .alpha = 0.9,
+                           .eps = 1e-6,
+                           .weight_decay = 0.0,
+                           .momentum = 0.5,
+                           .centered = true,
+                           .maximize = false});
   CHECK(rms.options().centered);
   CHECK(rms.lr() == 0.01);
 }
@@ -143,8 +156,7 @@ TEST_CASE("options: invalid values throw std::invalid_argument naming option and
   require_rejected([] { descent::Adagrad<V>({.lr = -1}); }, "lr", "-1");
   require_rejected([] { descent::Adagrad<V>({.lr_decay = -1}); }, "lr_decay", "-1");
   require_rejected([] { descent::Adagrad<V>({.weight_decay = -1}); }, "weight_decay", "-1");
-  require_rejected([] { descent::Adagrad<V>({.initial_accumulator_value = -1}); }, "initial_accumulator_value",
-                   "-1");
+  require_rejected([] { descent::Adagrad<V>({.initial_accumulator_value = -1}); }, "initial_accumulator_value", "-1");
   require_rejected([] { descent::Adagrad<V>({.eps = kNaN}); }, "eps", "nan");
 
   require_rejected([] { descent::RMSProp<V>({.lr = -1}); }, "lr", "-1");

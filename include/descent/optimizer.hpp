@@ -3,7 +3,6 @@
 // descent's drivers.
 
 #include <Eigen/Core>
-
 #include <concepts>
 
 namespace descent {

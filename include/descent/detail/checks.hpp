@@ -3,7 +3,6 @@
 // check at the top of step, and the Eigen-type constraints on step's arguments.
 
 #include <Eigen/Core>
-
 #include <cmath>
 #include <concepts>
 #include <sstream>
@@ -19,8 +18,7 @@ using plain_t = std::remove_cvref_t<T>;
 
 /// `V` is an Eigen plain object (Matrix or Array, fixed or dynamic size) of real scalars.
 template <class V>
-concept PlainEigen = std::derived_from<V, Eigen::PlainObjectBase<V>> &&
-                     std::is_floating_point_v<typename V::Scalar>;
+concept PlainEigen = std::derived_from<V, Eigen::PlainObjectBase<V>> && std::is_floating_point_v<typename V::Scalar>;
 
 // Declared, never defined: matches any Eigen dense expression through its DenseBase<Derived>
 // base, which for views such as VectorBlock is the base of a parent class, not DenseBase<Self>.
@@ -29,20 +27,41 @@ void accepts_dense(const Eigen::DenseBase<Derived>&);
 
 /// Any Eigen dense expression (Matrix, Array, Map, Ref, block, lazy expression).
 template <class X>
-concept DenseExpression = requires(const X& x) { detail::accepts_dense(x); };
+concept DenseExpression = requires(const X& x) {
+  detail::accepts_dense(x);
+};
+
+template <class Derived>
+void accepts_matrix(const Eigen::MatrixBase<Derived>&);
+
+/// An Eigen expression with matrix (not array) semantics.
+template <class X>
+concept MatrixExpression = requires(const X& x) {
+  detail::accepts_matrix(x);
+};
+
+/// `dst = src`, converting between Matrix and Array expressions where the two kinds differ.
+template <class Dst, class Src>
+void assign(Dst&& dst, const Src& src) {
+  if constexpr (MatrixExpression<plain_t<Dst>> == MatrixExpression<Src>)
+    dst = src;
+  else if constexpr (MatrixExpression<plain_t<Dst>>)
+    dst = src.matrix();
+  else
+    dst = src.array();
+}
 
 /// `P` can receive an update: a writable Eigen expression (a V, Map<V>, Ref<V>, block, segment)
 /// whose scalar is V's.
 template <class P, class V>
-concept ParamsOf = DenseExpression<plain_t<P>> &&
-                   !std::is_const_v<std::remove_reference_t<P>> &&
+concept ParamsOf = DenseExpression<plain_t<P>> && !std::is_const_v<std::remove_reference_t<P>> &&
                    bool(Eigen::internal::is_lvalue<plain_t<P>>::value) &&
                    std::same_as<typename plain_t<P>::Scalar, typename V::Scalar>;
 
 /// `G` can be read as a gradient: any Eigen expression whose scalar is V's.
 template <class G, class V>
-concept GradsOf = DenseExpression<plain_t<G>> &&
-                  std::same_as<typename plain_t<G>::Scalar, typename V::Scalar>;
+concept GradsOf = DenseExpression<plain_t<G>> && std::same_as < typename plain_t<G>::Scalar,
+typename V::Scalar > ;
 
 inline std::string format_number(double x) {
   std::ostringstream out;
@@ -61,24 +80,19 @@ inline std::string format_number(double x) {
 
 /// Finite and >= 0. NaN fails every comparison, so it is caught here too.
 inline void require_nonnegative(std::string_view options, std::string_view field, double value) {
-  if (!(value >= 0.0) || !std::isfinite(value))
-    invalid_option(options, field, value, "must be a finite number >= 0");
+  if (!(value >= 0.0) || !std::isfinite(value)) invalid_option(options, field, value, "must be a finite number >= 0");
 }
 
 /// lo <= value < hi.
-inline void require_half_open(std::string_view options, std::string_view field, double value, double lo,
-                              double hi) {
+inline void require_half_open(std::string_view options, std::string_view field, double value, double lo, double hi) {
   if (!(value >= lo && value < hi))
-    invalid_option(options, field, value,
-                   "must be in [" + format_number(lo) + ", " + format_number(hi) + ")");
+    invalid_option(options, field, value, "must be in [" + format_number(lo) + ", " + format_number(hi) + ")");
 }
 
 /// lo <= value <= hi.
-inline void require_closed(std::string_view options, std::string_view field, double value, double lo,
-                           double hi) {
+inline void require_closed(std::string_view options, std::string_view field, double value, double lo, double hi) {
   if (!(value >= lo && value <= hi))
-    invalid_option(options, field, value,
-                   "must be in [" + format_number(lo) + ", " + format_number(hi) + "]");
+    invalid_option(options, field, value, "must be in [" + format_number(lo) + ", " + format_number(hi) + "]");
 }
 
 /// Throws unless params, grads, V's compile-time shape and (once it exists) the state all agree.
@@ -88,15 +102,15 @@ void check_shapes(std::string_view optimizer, Eigen::Index prows, Eigen::Index p
                   Eigen::Index gcols, bool has_state, Eigen::Index srows, Eigen::Index scols) {
   auto shape = [](Eigen::Index r, Eigen::Index c) { return std::to_string(r) + "x" + std::to_string(c); };
   auto fail = [&](const std::string& what) {
-    throw std::invalid_argument("descent::" + std::string(optimizer) + "::step: params is " +
-                                shape(prows, pcols) + " but " + what);
+    throw std::invalid_argument("descent::" + std::string(optimizer) + "::step: params is " + shape(prows, pcols) +
+                                " but " + what);
   };
   if (prows != grows || pcols != gcols) fail("grads is " + shape(grows, gcols));
   constexpr Eigen::Index vr = V::RowsAtCompileTime;
   constexpr Eigen::Index vc = V::ColsAtCompileTime;
   if ((vr != Eigen::Dynamic && prows != vr) || (vc != Eigen::Dynamic && pcols != vc)) {
-    fail("the optimizer's type holds " + (vr == Eigen::Dynamic ? std::string("any") : std::to_string(vr)) +
-         "x" + (vc == Eigen::Dynamic ? std::string("any") : std::to_string(vc)));
+    fail("the optimizer's type holds " + (vr == Eigen::Dynamic ? std::string("any") : std::to_string(vr)) + "x" +
+         (vc == Eigen::Dynamic ? std::string("any") : std::to_string(vc)));
   }
   if (has_state && (prows != srows || pcols != scols)) {
     fail("the optimizer's state is " + shape(srows, scols) +

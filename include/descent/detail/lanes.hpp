@@ -10,12 +10,13 @@
 // loaded and stored exactly once per step.
 
 #include <Eigen/Core>
-
 #include <array>
 #include <cmath>
 #include <cstddef>
 #include <type_traits>
 #include <utility>
+
+#include "descent/detail/checks.hpp"
 
 // Packet types such as __m128 carry vector attributes that GCC reports as ignored when they are
 // template arguments (Lane<Packet4f>); harmless here, and Eigen silences the same warning itself.
@@ -63,14 +64,10 @@ template <class P> EIGEN_STRONG_INLINE Lane<P> max(Lane<P> a, Lane<P> b) { retur
 // clang-format on
 
 template <class S>
-  requires std::is_floating_point_v<S>
-EIGEN_STRONG_INLINE S sqrt(S a) {
-  return std::sqrt(a);
-}
+requires std::is_floating_point_v<S> EIGEN_STRONG_INLINE S sqrt(S a) { return std::sqrt(a); }
 
 template <class S>
-  requires std::is_floating_point_v<S>
-EIGEN_STRONG_INLINE S max(S a, S b) {
+requires std::is_floating_point_v<S> EIGEN_STRONG_INLINE S max(S a, S b) {
   if (a != a || b != b) return a + b;  // NaN in, NaN out
   return a < b ? b : a;
 }
@@ -100,58 +97,103 @@ EIGEN_STRONG_INLINE void run_contiguous(Eigen::Index n, const Kernel& kernel, Sc
   for (; i < n; ++i) kernel(p[i], g[i], s[I][i]...);
 }
 
-template <class Xpr>
-inline constexpr bool has_direct_access_v =
-    (std::remove_cvref_t<Xpr>::Flags & Eigen::DirectAccessBit) != 0;
+/// Where an update runs: `outer` spans of `inner` contiguous coefficients of the parameters and of
+/// the gradient, `*_stride` apart. State arrays are contiguous, inner·outer long, in the same order.
+template <class Scalar>
+struct Spans {
+  Scalar* params;
+  Eigen::Index params_stride;
+  const Scalar* grads;
+  Eigen::Index grads_stride;
+  Eigen::Index inner;
+  Eigen::Index outer;
+};
 
-/// Applies `kernel` to every coefficient of `params` (any writable Eigen expression), the matching
-/// coefficient of `grads` (any readable Eigen expression of the same shape) and of each state
-/// array (plain objects of the optimizer's type V, already sized like params).
-///
-/// Fast path: params and grads have direct access with unit inner stride in V's storage order
-/// (V, Map<V>, Ref<V>, segments and column blocks): packet loop, one pass over memory. Anything
-/// else (strided views, reversed views, lazy gradient expressions) takes a coefficient-wise loop
-/// that is correct but not vectorized; a gradient expression that needs a temporary (a matrix
-/// product) is evaluated into one by Eigen.
-template <class V, class P, class G, class Kernel, class... State>
-void for_each_coefficient(P& params, const G& grads, const Kernel& kernel, State&... state) {
-  using Scalar = typename V::Scalar;
-  using PX = std::remove_cvref_t<P>;
-  using GX = std::remove_cvref_t<G>;
+/// Applies `kernel(p, g, s...)` to every coefficient of the spans and of each state array
+/// (contiguous, inner·outer coefficients in V's storage order).
+template <class Scalar, class Kernel, class... State>
+void for_each_coefficient(const Spans<Scalar>& x, const Kernel& kernel, State*... state) {
   constexpr std::size_t K = sizeof...(State);
-  constexpr bool vector_shape = V::IsVectorAtCompileTime;
-  constexpr bool same_order = vector_shape || (bool(PX::IsRowMajor) == bool(V::IsRowMajor) &&
-                                               bool(GX::IsRowMajor) == bool(V::IsRowMajor));
+  const bool packed = x.outer == 1 || (x.params_stride == x.inner && x.grads_stride == x.inner);
+  const Eigen::Index spans = packed ? 1 : x.outer;
+  const Eigen::Index length = packed ? x.inner * x.outer : x.inner;
+  for (Eigen::Index j = 0; j < spans; ++j) {
+    const std::array<Scalar*, K> s{(state + j * length)...};
+    run_contiguous<Scalar, K>(length, kernel, x.params + j * x.params_stride, x.grads + j * x.grads_stride, s,
+                              std::make_index_sequence<K>{});
+  }
+}
+
+template <class Xpr>
+inline constexpr bool has_direct_access_v = (std::remove_cvref_t<Xpr>::Flags & Eigen::DirectAccessBit) != 0;
+
+/// Whether `x` is laid out as unit-stride spans in V's storage order (checked at compile time
+/// where possible, the inner stride at run time).
+template <class V, class X>
+bool is_unit_stride(const X& x) {
+  if constexpr (has_direct_access_v<X> &&
+                (bool(V::IsVectorAtCompileTime) || bool(std::remove_cvref_t<X>::IsRowMajor) == bool(V::IsRowMajor)))
+    return x.innerStride() == 1;
+  else
+    return false;
+}
+
+/// Copies of the parameters and gradient for views that are not unit-stride spans (strided maps,
+/// reverse(), lazy gradient expressions). Allocated on first use only, for dynamic V.
+template <class V>
+struct Scratch {
+  V params{};
+  V grads{};
+};
+
+/// Calls `update(spans)` on `params` and `grads` (already checked to have the same shape). Unit-
+/// stride views are used in place: one pass over memory. Anything else goes through `scratch`:
+/// copied in, updated by the same code, copied back, so every holder gives the same numbers.
+/// Only this thin layer is compiled per expression type; the update itself once per optimizer.
+template <class V, class P, class G, class Update>
+void with_spans(P& params, const G& grads, Scratch<V>& scratch, Update&& update) {
+  using Scalar = typename V::Scalar;
   const Eigen::Index rows = params.rows();
   const Eigen::Index cols = params.cols();
-  const Eigen::Index inner = vector_shape ? rows * cols : (V::IsRowMajor ? cols : rows);
-  const Eigen::Index outer = vector_shape ? 1 : (V::IsRowMajor ? rows : cols);
+  const Eigen::Index inner = V::IsVectorAtCompileTime ? rows * cols : (V::IsRowMajor ? cols : rows);
+  const Eigen::Index outer = V::IsVectorAtCompileTime ? 1 : (V::IsRowMajor ? rows : cols);
   if (inner == 0 || outer == 0) return;
 
-  if constexpr (has_direct_access_v<PX> && has_direct_access_v<GX> && same_order) {
-    if (params.innerStride() == 1 && grads.innerStride() == 1) {
-      const bool packed =
-          outer == 1 || (params.outerStride() == inner && grads.outerStride() == inner);
-      const Eigen::Index spans = packed ? 1 : outer;
-      const Eigen::Index length = packed ? inner * outer : inner;
-      for (Eigen::Index j = 0; j < spans; ++j) {
-        const std::array<Scalar*, K> s{(state.data() + j * length)...};
-        run_contiguous<Scalar, K>(length, kernel, params.data() + j * params.outerStride(),
-                                  grads.data() + j * grads.outerStride(), s,
-                                  std::make_index_sequence<K>{});
-      }
-      return;
+  Spans<Scalar> x{nullptr, inner, nullptr, inner, inner, outer};
+  const bool params_in_place = is_unit_stride<V>(params);
+  if constexpr (has_direct_access_v<P>) {
+    if (params_in_place) {
+      x.params = params.data();
+      if (outer > 1) x.params_stride = params.outerStride();
     }
+  }
+  if (!params_in_place) {
+    scratch.params.resize(rows, cols);
+    assign(scratch.params, params);
+    x.params = scratch.params.data();
   }
 
-  const Eigen::internal::evaluator<GX> g(grads);
-  for (Eigen::Index j = 0; j < outer; ++j) {
-    for (Eigen::Index i = 0; i < inner; ++i) {
-      const Eigen::Index r = vector_shape ? (rows == 1 ? 0 : i) : (V::IsRowMajor ? j : i);
-      const Eigen::Index c = vector_shape ? (rows == 1 ? i : 0) : (V::IsRowMajor ? i : j);
-      kernel(params.coeffRef(r, c), Scalar(g.coeff(r, c)), state.data()[j * inner + i]...);
+  bool grads_in_place = false;
+  if constexpr (has_direct_access_v<G>) {
+    if (is_unit_stride<V>(grads)) {
+      grads_in_place = true;
+      x.grads = grads.data();
+      if (outer > 1) x.grads_stride = grads.outerStride();
     }
   }
+  if (!grads_in_place) {
+    scratch.grads.resize(rows, cols);
+    // noalias: a matrix product is evaluated straight into the scratch, without a temporary.
+    if constexpr (MatrixExpression<V> && MatrixExpression<G>)
+      scratch.grads.noalias() = grads;
+    else
+      assign(scratch.grads, grads);
+    x.grads = scratch.grads.data();
+  }
+
+  update(x);
+
+  if (!params_in_place) assign(params, scratch.params);
 }
 
 }  // namespace descent::detail

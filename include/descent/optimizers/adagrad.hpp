@@ -1,10 +1,10 @@
 #pragma once
 // Adagrad (Duchi, Hazan & Singer, 2011): torch.optim.Adagrad (dense gradients).
 
+#include <cstdint>
+
 #include "descent/detail/checks.hpp"
 #include "descent/detail/lanes.hpp"
-
-#include <cstdint>
 
 namespace descent {
 
@@ -37,6 +37,32 @@ struct AdagradOptions {
   }
 };
 
+namespace detail {
+
+/// One Adagrad step over `x`, the `steps`-th: the formula of AdagradOptions, with the running sum of squares.
+template <class Scalar>
+void adagrad_update(const Spans<Scalar>& x, const AdagradOptions& o, std::int64_t steps, Scalar* state_sum) {
+  const auto clr = Scalar(o.lr / (1.0 + double(steps - 1) * o.lr_decay));
+  const auto wd = Scalar(o.weight_decay);
+  const auto eps = Scalar(o.eps);
+  detail::dispatch(
+      [&](auto maximize, auto decay) {
+        constexpr bool negate = maximize, l2 = decay;
+        detail::for_each_coefficient(
+            x,
+            [=](auto& p, auto g, auto& sum) {
+              if constexpr (negate) g = -g;
+              if constexpr (l2) g = g + wd * p;
+              sum = sum + g * g;
+              p = p - clr * (g / (detail::sqrt(sum) + eps));
+            },
+            state_sum);
+      },
+      o.maximize, o.weight_decay != 0.0);
+}
+
+}  // namespace detail
+
 /// Adagrad. State: the running sum of squared gradients, created on the first step.
 template <class V>
 class Adagrad {
@@ -57,27 +83,12 @@ class Adagrad {
   void step(P&& params, const G& grads) {
     detail::check_shapes<V>("Adagrad", params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0,
                             sum_.rows(), sum_.cols());
-    if (steps_ == 0)
-      detail::init_state(sum_, params.rows(), params.cols(), Scalar(options_.initial_accumulator_value));
+    if (steps_ == 0) detail::init_state(sum_, params.rows(), params.cols(), Scalar(options_.initial_accumulator_value));
     ++steps_;
 
-    const auto clr = Scalar(options_.lr / (1.0 + double(steps_ - 1) * options_.lr_decay));
-    const auto wd = Scalar(options_.weight_decay);
-    const auto eps = Scalar(options_.eps);
-    detail::dispatch(
-        [&](auto maximize, auto decay) {
-          constexpr bool negate = maximize, l2 = decay;
-          detail::for_each_coefficient<V>(
-              params, grads,
-              [=](auto& p, auto g, auto& sum) {
-                if constexpr (negate) g = -g;
-                if constexpr (l2) g = g + wd * p;
-                sum = sum + g * g;
-                p = p - clr * (g / (detail::sqrt(sum) + eps));
-              },
-              sum_);
-        },
-        options_.maximize, options_.weight_decay != 0.0);
+    detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
+      detail::adagrad_update(x, options_, steps_, sum_.data());
+    });
   }
 
   /// Drops the accumulated sum and the step count.
@@ -99,6 +110,7 @@ class Adagrad {
 
  private:
   Options options_{};
+  detail::Scratch<V> scratch_{};
   V sum_{};
   std::int64_t steps_ = 0;
 };

@@ -2,11 +2,11 @@
 // Adam (Kingma & Ba, 2015) with the AMSGrad variant and optional decoupled weight decay:
 // torch.optim.Adam, and torch.optim.AdamW when decoupled_weight_decay is set.
 
-#include "descent/detail/checks.hpp"
-#include "descent/detail/lanes.hpp"
-
 #include <cmath>
 #include <cstdint>
+
+#include "descent/detail/checks.hpp"
+#include "descent/detail/lanes.hpp"
 
 namespace descent {
 
@@ -48,6 +48,59 @@ struct AdamOptions {
   }
 };
 
+namespace detail {
+
+/// One Adam step over `x`, the `steps`-th: the formula of AdamOptions, with the state arrays m (exp_avg), v
+/// (exp_avg_sq) and v̂ (max_exp_avg_sq, amsgrad only), named as in torch.
+template <class Scalar>
+void adam_update(const Spans<Scalar>& x, const AdamOptions& o, std::int64_t steps, Scalar* exp_avg, Scalar* exp_avg_sq,
+                 Scalar* max_exp_avg_sq) {
+  const double t = double(steps);
+  const double bc1 = 1.0 - std::pow(o.beta1, t);
+  const double bc2 = 1.0 - std::pow(o.beta2, t);
+  const auto step_size = Scalar(o.lr / bc1);
+  const auto bc2_sqrt = Scalar(std::sqrt(bc2));
+  const auto b1 = Scalar(o.beta1), c1 = Scalar(1.0 - o.beta1);
+  const auto b2 = Scalar(o.beta2), c2 = Scalar(1.0 - o.beta2);
+  const auto eps = Scalar(o.eps);
+  const auto wd = Scalar(o.weight_decay);
+  const auto shrink = Scalar(1.0 - o.lr * o.weight_decay);
+  const bool decay = o.weight_decay != 0.0;
+
+  detail::dispatch(
+      [&](auto maximize, auto l2_decay, auto decoupled_decay, auto use_amsgrad) {
+        constexpr bool negate = maximize, l2 = l2_decay, decoupled = decoupled_decay;
+        auto update = [=](auto& p, auto& g, auto& m, auto& v) {
+          if constexpr (negate) g = -g;
+          if constexpr (decoupled) p = p * shrink;
+          if constexpr (l2) g = g + wd * p;
+          m = b1 * m + c1 * g;
+          v = b2 * v + c2 * (g * g);
+        };
+        if constexpr (use_amsgrad) {
+          detail::for_each_coefficient(
+              x,
+              [=](auto& p, auto g, auto& m, auto& v, auto& vmax) {
+                update(p, g, m, v);
+                vmax = detail::max(vmax, v);
+                p = p - step_size * (m / (detail::sqrt(vmax) / bc2_sqrt + eps));
+              },
+              exp_avg, exp_avg_sq, max_exp_avg_sq);
+        } else {
+          detail::for_each_coefficient(
+              x,
+              [=](auto& p, auto g, auto& m, auto& v) {
+                update(p, g, m, v);
+                p = p - step_size * (m / (detail::sqrt(v) / bc2_sqrt + eps));
+              },
+              exp_avg, exp_avg_sq);
+        }
+      },
+      o.maximize, decay && !o.decoupled_weight_decay, decay && o.decoupled_weight_decay, o.amsgrad);
+}
+
+}  // namespace detail
+
 /// Adam. State: the moment averages m and v, and v̂ with amsgrad; created on the first step.
 template <class V>
 class Adam {
@@ -66,8 +119,8 @@ class Adam {
   /// mismatch before writing anything.
   template <detail::ParamsOf<V> P, detail::GradsOf<V> G>
   void step(P&& params, const G& grads) {
-    detail::check_shapes<V>(name(), params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0,
-                            m_.rows(), m_.cols());
+    detail::check_shapes<V>(name(), params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0, m_.rows(),
+                            m_.cols());
     const bool amsgrad = options_.amsgrad;
     if (steps_ == 0) {
       detail::init_state(m_, params.rows(), params.cols(), Scalar(0));
@@ -76,49 +129,9 @@ class Adam {
     }
     ++steps_;
 
-    const double t = double(steps_);
-    const double bc1 = 1.0 - std::pow(options_.beta1, t);
-    const double bc2 = 1.0 - std::pow(options_.beta2, t);
-    const auto step_size = Scalar(options_.lr / bc1);
-    const auto bc2_sqrt = Scalar(std::sqrt(bc2));
-    const auto b1 = Scalar(options_.beta1), c1 = Scalar(1.0 - options_.beta1);
-    const auto b2 = Scalar(options_.beta2), c2 = Scalar(1.0 - options_.beta2);
-    const auto eps = Scalar(options_.eps);
-    const auto wd = Scalar(options_.weight_decay);
-    const auto shrink = Scalar(1.0 - options_.lr * options_.weight_decay);
-    const bool decay = options_.weight_decay != 0.0;
-
-    detail::dispatch(
-        [&](auto maximize, auto l2_decay, auto decoupled_decay, auto use_amsgrad) {
-          constexpr bool negate = maximize, l2 = l2_decay, decoupled = decoupled_decay;
-          auto update = [=](auto& p, auto& g, auto& m, auto& v) {
-            if constexpr (negate) g = -g;
-            if constexpr (decoupled) p = p * shrink;
-            if constexpr (l2) g = g + wd * p;
-            m = b1 * m + c1 * g;
-            v = b2 * v + c2 * (g * g);
-          };
-          if constexpr (use_amsgrad) {
-            detail::for_each_coefficient<V>(
-                params, grads,
-                [=](auto& p, auto g, auto& m, auto& v, auto& vmax) {
-                  update(p, g, m, v);
-                  vmax = detail::max(vmax, v);
-                  p = p - step_size * (m / (detail::sqrt(vmax) / bc2_sqrt + eps));
-                },
-                m_, v_, vmax_);
-          } else {
-            detail::for_each_coefficient<V>(
-                params, grads,
-                [=](auto& p, auto g, auto& m, auto& v) {
-                  update(p, g, m, v);
-                  p = p - step_size * (m / (detail::sqrt(v) / bc2_sqrt + eps));
-                },
-                m_, v_);
-          }
-        },
-        options_.maximize, decay && !options_.decoupled_weight_decay, decay && options_.decoupled_weight_decay,
-        amsgrad);
+    detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
+      detail::adam_update(x, options_, steps_, m_.data(), v_.data(), vmax_.data());
+    });
   }
 
   /// Drops m, v, v̂ and the step count; the next step starts afresh.
@@ -149,6 +162,7 @@ class Adam {
   const char* name() const { return options_.decoupled_weight_decay ? "AdamW" : "Adam"; }
 
   Options options_{};
+  detail::Scratch<V> scratch_{};
   V m_{}, v_{}, vmax_{};
   std::int64_t steps_ = 0;
 };

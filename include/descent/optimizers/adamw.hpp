@@ -1,9 +1,9 @@
 #pragma once
 // AdamW (Loshchilov & Hutter, 2019): Adam with decoupled weight decay, torch.optim.AdamW.
 
-#include "descent/optimizers/adam.hpp"
-
 #include <concepts>
+
+#include "descent/optimizers/adam.hpp"
 
 namespace descent {
 

@@ -1,10 +1,10 @@
 #pragma once
 // Plain gradient descent: torch.optim.SGD with momentum = 0.
 
+#include <cstdint>
+
 #include "descent/detail/checks.hpp"
 #include "descent/detail/lanes.hpp"
-
-#include <cstdint>
 
 namespace descent {
 
@@ -25,10 +25,32 @@ struct GradientDescentOptions {
   }
 };
 
+namespace detail {
+
+/// One GradientDescent step over `x`: the formula of GradientDescentOptions.
+template <class Scalar>
+void gradient_descent_update(const Spans<Scalar>& x, const GradientDescentOptions& o) {
+  const auto lr = Scalar(o.lr);
+  const auto wd = Scalar(o.weight_decay);
+  detail::dispatch(
+      [&](auto maximize, auto decay) {
+        constexpr bool negate = maximize, l2 = decay;
+        detail::for_each_coefficient(x, [=](auto& p, auto g) {
+          if constexpr (negate) g = -g;
+          if constexpr (l2) g = g + wd * p;
+          p = p - lr * g;
+        });
+      },
+      o.maximize, o.weight_decay != 0.0);
+}
+
+}  // namespace detail
+
 /// p ← p − lr·g. Stateless apart from the step count.
 template <class V>
 class GradientDescent {
-  static_assert(detail::PlainEigen<V>, "descent::GradientDescent<V>: V must be an Eigen Matrix or Array of float or double");
+  static_assert(detail::PlainEigen<V>,
+                "descent::GradientDescent<V>: V must be an Eigen Matrix or Array of float or double");
 
  public:
   using Vector = V;
@@ -44,18 +66,8 @@ class GradientDescent {
   template <detail::ParamsOf<V> P, detail::GradsOf<V> G>
   void step(P&& params, const G& grads) {
     detail::check_shapes<V>("GradientDescent", params.rows(), params.cols(), grads.rows(), grads.cols(), false, 0, 0);
-    const auto lr = Scalar(options_.lr);
-    const auto wd = Scalar(options_.weight_decay);
-    detail::dispatch(
-        [&](auto maximize, auto decay) {
-          constexpr bool negate = maximize, l2 = decay;
-          detail::for_each_coefficient<V>(params, grads, [=](auto& p, auto g) {
-            if constexpr (negate) g = -g;
-            if constexpr (l2) g = g + wd * p;
-            p = p - lr * g;
-          });
-        },
-        options_.maximize, options_.weight_decay != 0.0);
+    detail::with_spans(params, grads, scratch_,
+                       [&](const detail::Spans<Scalar>& x) { detail::gradient_descent_update(x, options_); });
     ++steps_;
   }
 
@@ -74,6 +86,7 @@ class GradientDescent {
 
  private:
   Options options_{};
+  detail::Scratch<V> scratch_{};
   std::int64_t steps_ = 0;
 };
 

@@ -1,10 +1,10 @@
 #pragma once
 // RMSProp (Hinton, 2012) with the centered variant (Graves, 2013) and momentum: torch.optim.RMSprop.
 
+#include <cstdint>
+
 #include "descent/detail/checks.hpp"
 #include "descent/detail/lanes.hpp"
-
-#include <cstdint>
 
 namespace descent {
 
@@ -42,6 +42,72 @@ struct RMSPropOptions {
   }
 };
 
+namespace detail {
+
+/// One RMSProp step over `x`: the formula of RMSPropOptions, with v, ga (centered) and the momentum buffer.
+template <class Scalar>
+void rmsprop_update(const Spans<Scalar>& x, const RMSPropOptions& o, Scalar* square_avg, Scalar* grad_avg,
+                    Scalar* momentum_buffer) {
+  const auto lr = Scalar(o.lr);
+  const auto a = Scalar(o.alpha), c = Scalar(1.0 - o.alpha);
+  const auto eps = Scalar(o.eps);
+  const auto wd = Scalar(o.weight_decay);
+  const auto mu = Scalar(o.momentum);
+
+  detail::dispatch(
+      [&](auto maximize, auto decay, auto use_centered, auto use_momentum) {
+        constexpr bool negate = maximize, l2 = decay;
+        auto average = [=](auto& p, auto& g, auto& v) {
+          if constexpr (negate) g = -g;
+          if constexpr (l2) g = g + wd * p;
+          v = a * v + c * (g * g);
+        };
+        auto plain_step = [=](auto& p, auto g, auto avg) { p = p - lr * (g / avg); };
+        auto momentum_step = [=](auto& p, auto g, auto avg, auto& buf) {
+          buf = mu * buf + g / avg;
+          p = p - lr * buf;
+        };
+        if constexpr (use_centered && use_momentum) {
+          detail::for_each_coefficient(
+              x,
+              [=](auto& p, auto g, auto& v, auto& ga, auto& buf) {
+                average(p, g, v);
+                ga = a * ga + c * g;
+                momentum_step(p, g, detail::sqrt(v - ga * ga) + eps, buf);
+              },
+              square_avg, grad_avg, momentum_buffer);
+        } else if constexpr (use_centered) {
+          detail::for_each_coefficient(
+              x,
+              [=](auto& p, auto g, auto& v, auto& ga) {
+                average(p, g, v);
+                ga = a * ga + c * g;
+                plain_step(p, g, detail::sqrt(v - ga * ga) + eps);
+              },
+              square_avg, grad_avg);
+        } else if constexpr (use_momentum) {
+          detail::for_each_coefficient(
+              x,
+              [=](auto& p, auto g, auto& v, auto& buf) {
+                average(p, g, v);
+                momentum_step(p, g, detail::sqrt(v) + eps, buf);
+              },
+              square_avg, momentum_buffer);
+        } else {
+          detail::for_each_coefficient(
+              x,
+              [=](auto& p, auto g, auto& v) {
+                average(p, g, v);
+                plain_step(p, g, detail::sqrt(v) + eps);
+              },
+              square_avg);
+        }
+      },
+      o.maximize, o.weight_decay != 0.0, o.centered, o.momentum > 0.0);
+}
+
+}  // namespace detail
+
 /// RMSProp. State: the squared-gradient average v, plus the gradient average ga when centered and
 /// the momentum buffer when momentum > 0; created on the first step.
 template <class V>
@@ -61,8 +127,8 @@ class RMSProp {
   /// mismatch before writing anything.
   template <detail::ParamsOf<V> P, detail::GradsOf<V> G>
   void step(P&& params, const G& grads) {
-    detail::check_shapes<V>("RMSProp", params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0,
-                            v_.rows(), v_.cols());
+    detail::check_shapes<V>("RMSProp", params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0, v_.rows(),
+                            v_.cols());
     const bool centered = options_.centered;
     const bool momentum = options_.momentum > 0.0;
     if (steps_ == 0) {
@@ -72,62 +138,9 @@ class RMSProp {
     }
     ++steps_;
 
-    const auto lr = Scalar(options_.lr);
-    const auto a = Scalar(options_.alpha), c = Scalar(1.0 - options_.alpha);
-    const auto eps = Scalar(options_.eps);
-    const auto wd = Scalar(options_.weight_decay);
-    const auto mu = Scalar(options_.momentum);
-
-    detail::dispatch(
-        [&](auto maximize, auto decay, auto use_centered, auto use_momentum) {
-          constexpr bool negate = maximize, l2 = decay;
-          auto average = [=](auto& p, auto& g, auto& v) {
-            if constexpr (negate) g = -g;
-            if constexpr (l2) g = g + wd * p;
-            v = a * v + c * (g * g);
-          };
-          auto plain_step = [=](auto& p, auto g, auto avg) { p = p - lr * (g / avg); };
-          auto momentum_step = [=](auto& p, auto g, auto avg, auto& buf) {
-            buf = mu * buf + g / avg;
-            p = p - lr * buf;
-          };
-          if constexpr (use_centered && use_momentum) {
-            detail::for_each_coefficient<V>(
-                params, grads,
-                [=](auto& p, auto g, auto& v, auto& ga, auto& buf) {
-                  average(p, g, v);
-                  ga = a * ga + c * g;
-                  momentum_step(p, g, detail::sqrt(v - ga * ga) + eps, buf);
-                },
-                v_, ga_, buf_);
-          } else if constexpr (use_centered) {
-            detail::for_each_coefficient<V>(
-                params, grads,
-                [=](auto& p, auto g, auto& v, auto& ga) {
-                  average(p, g, v);
-                  ga = a * ga + c * g;
-                  plain_step(p, g, detail::sqrt(v - ga * ga) + eps);
-                },
-                v_, ga_);
-          } else if constexpr (use_momentum) {
-            detail::for_each_coefficient<V>(
-                params, grads,
-                [=](auto& p, auto g, auto& v, auto& buf) {
-                  average(p, g, v);
-                  momentum_step(p, g, detail::sqrt(v) + eps, buf);
-                },
-                v_, buf_);
-          } else {
-            detail::for_each_coefficient<V>(
-                params, grads,
-                [=](auto& p, auto g, auto& v) {
-                  average(p, g, v);
-                  plain_step(p, g, detail::sqrt(v) + eps);
-                },
-                v_);
-          }
-        },
-        options_.maximize, options_.weight_decay != 0.0, centered, momentum);
+    detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
+      detail::rmsprop_update(x, options_, v_.data(), ga_.data(), buf_.data());
+    });
   }
 
   /// Drops v, ga, the momentum buffer and the step count.
@@ -155,6 +168,7 @@ class RMSProp {
 
  private:
   Options options_{};
+  detail::Scratch<V> scratch_{};
   V v_{}, ga_{}, buf_{};
   std::int64_t steps_ = 0;
 };

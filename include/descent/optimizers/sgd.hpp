@@ -1,10 +1,10 @@
 #pragma once
 // Stochastic gradient descent with momentum, dampening and Nesterov momentum: torch.optim.SGD.
 
+#include <cstdint>
+
 #include "descent/detail/checks.hpp"
 #include "descent/detail/lanes.hpp"
-
-#include <cstdint>
 
 namespace descent {
 
@@ -42,6 +42,50 @@ struct SGDOptions {
   }
 };
 
+namespace detail {
+
+/// One SGD step over `x` with the momentum buffer (unused when momentum = 0); `first` makes the buffer a copy of g.
+template <class Scalar>
+void sgd_update(const Spans<Scalar>& x, const SGDOptions& o, bool first, Scalar* momentum_buffer) {
+  const auto lr = Scalar(o.lr);
+  const auto wd = Scalar(o.weight_decay);
+  const auto mu = Scalar(o.momentum);
+  const auto keep = Scalar(1.0 - o.dampening);
+  const bool momentum = o.momentum != 0.0;
+
+  detail::dispatch(
+      [&](auto maximize, auto decay, auto use_momentum, auto first_step, auto use_nesterov) {
+        constexpr bool negate = maximize, l2 = decay, nesterov = use_nesterov, start = first_step;
+        if constexpr (!use_momentum) {
+          detail::for_each_coefficient(x, [=](auto& p, auto g) {
+            if constexpr (negate) g = -g;
+            if constexpr (l2) g = g + wd * p;
+            p = p - lr * g;
+          });
+        } else {
+          detail::for_each_coefficient(
+              x,
+              [=](auto& p, auto g, auto& buf) {
+                if constexpr (negate) g = -g;
+                if constexpr (l2) g = g + wd * p;
+                if constexpr (start)
+                  buf = g;
+                else
+                  buf = mu * buf + keep * g;
+                if constexpr (nesterov)
+                  g = g + mu * buf;
+                else
+                  g = buf;
+                p = p - lr * g;
+              },
+              momentum_buffer);
+        }
+      },
+      o.maximize, o.weight_decay != 0.0, momentum, first, o.nesterov);
+}
+
+}  // namespace detail
+
 /// SGD with optional (Nesterov) momentum. State: the momentum buffer, only when momentum ≠ 0.
 template <class V>
 class SGD {
@@ -61,44 +105,12 @@ class SGD {
   template <detail::ParamsOf<V> P, detail::GradsOf<V> G>
   void step(P&& params, const G& grads) {
     const bool momentum = options_.momentum != 0.0;
-    detail::check_shapes<V>("SGD", params.rows(), params.cols(), grads.rows(), grads.cols(),
-                            momentum && has_buffer_, buffer_.rows(), buffer_.cols());
-    const auto lr = Scalar(options_.lr);
-    const auto wd = Scalar(options_.weight_decay);
-    const auto mu = Scalar(options_.momentum);
-    const auto keep = Scalar(1.0 - options_.dampening);
-    const bool first = momentum && !has_buffer_;
-    if (first) detail::init_state(buffer_, params.rows(), params.cols(), Scalar(0));
-
-    detail::dispatch(
-        [&](auto maximize, auto decay, auto use_momentum, auto first_step, auto use_nesterov) {
-          constexpr bool negate = maximize, l2 = decay, nesterov = use_nesterov, start = first_step;
-          if constexpr (!use_momentum) {
-            detail::for_each_coefficient<V>(params, grads, [=](auto& p, auto g) {
-              if constexpr (negate) g = -g;
-              if constexpr (l2) g = g + wd * p;
-              p = p - lr * g;
-            });
-          } else {
-            detail::for_each_coefficient<V>(
-                params, grads,
-                [=](auto& p, auto g, auto& buf) {
-                  if constexpr (negate) g = -g;
-                  if constexpr (l2) g = g + wd * p;
-                  if constexpr (start)
-                    buf = g;
-                  else
-                    buf = mu * buf + keep * g;
-                  if constexpr (nesterov)
-                    g = g + mu * buf;
-                  else
-                    g = buf;
-                  p = p - lr * g;
-                },
-                buffer_);
-          }
-        },
-        options_.maximize, options_.weight_decay != 0.0, momentum, first, options_.nesterov);
+    detail::check_shapes<V>("SGD", params.rows(), params.cols(), grads.rows(), grads.cols(), momentum && has_buffer_,
+                            buffer_.rows(), buffer_.cols());
+    if (momentum && !has_buffer_) detail::init_state(buffer_, params.rows(), params.cols(), Scalar(0));
+    detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
+      detail::sgd_update(x, options_, options_.momentum != 0.0 && !has_buffer_, buffer_.data());
+    });
     if (momentum) has_buffer_ = true;
     ++steps_;
   }
@@ -122,7 +134,10 @@ class SGD {
   const V& momentum_buffer() const { return buffer_; }
 
  private:
+  // Called before has_buffer_ is set: the first step with momentum copies g into the buffer.
+
   Options options_{};
+  detail::Scratch<V> scratch_{};
   V buffer_{};
   bool has_buffer_ = false;
   std::int64_t steps_ = 0;

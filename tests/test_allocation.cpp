@@ -15,6 +15,11 @@ namespace {
 std::atomic<long> g_news{0};
 }  // namespace
 
+// The replacements below pair malloc with free, which GCC cannot see through the operator names.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 void* operator new(std::size_t size) {
   g_news.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;

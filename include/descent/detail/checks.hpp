@@ -70,12 +70,17 @@ inline std::string format_number(double x) {
   return out.str();
 }
 
-[[noreturn]] inline void invalid_option(std::string_view options, std::string_view field, double value,
+[[noreturn]] inline void invalid_option(std::string_view options, std::string_view field, std::string_view value,
                                         std::string_view requirement) {
   std::string msg = "descent::";
   msg.append(options).append(": invalid ").append(field).append(" = ");
-  msg.append(format_number(value)).append(" (").append(requirement).append(")");
+  msg.append(value).append(" (").append(requirement).append(")");
   throw std::invalid_argument(msg);
+}
+
+[[noreturn]] inline void invalid_option(std::string_view options, std::string_view field, double value,
+                                        std::string_view requirement) {
+  invalid_option(options, field, std::string_view(format_number(value)), requirement);
 }
 
 /// Finite and >= 0. NaN fails every comparison, so it is caught here too.

@@ -23,6 +23,9 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wignored-attributes"
+// GCC 12's AVX-512 intrinsics start from _mm512_undefined_*() on purpose, which -Wmaybe-uninitialized
+// reports once they are inlined into a loop (plain Eigen code such as v.cwiseSqrt() does it too).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
 namespace descent::detail {
@@ -58,13 +61,51 @@ template <class P> EIGEN_STRONG_INLINE Lane<P> operator*(lane_scalar_t<P> s, Lan
 template <class P> EIGEN_STRONG_INLINE Lane<P> operator/(Lane<P> a, lane_scalar_t<P> s) { return a / broadcast<P>(s); }
 template <class P> EIGEN_STRONG_INLINE Lane<P> operator/(lane_scalar_t<P> s, Lane<P> a) { return broadcast<P>(s) / a; }
 
-template <class P> EIGEN_STRONG_INLINE Lane<P> sqrt(Lane<P> a) { return {Eigen::internal::psqrt(a.v)}; }
 // torch.maximum propagates NaN; so do we, in the packet body and the scalar tail alike.
 template <class P> EIGEN_STRONG_INLINE Lane<P> max(Lane<P> a, Lane<P> b) { return {Eigen::internal::pmax<Eigen::PropagateNaN>(a.v, b.v)}; }
 // clang-format on
 
+/// A correctly rounded square root of every lane, as torch (and std::sqrt in the scalar tail)
+/// computes it. Eigen's psqrt is an estimate refined by one Newton step when EIGEN_FAST_MATH is
+/// on (its default) for float on SSE/AVX/AVX-512 and for double on AVX-512: up to 2e-7 off, and
+/// different from the scalar tail. The hardware instructions are exact and about as fast.
+template <class P>
+EIGEN_STRONG_INLINE P exact_psqrt(const P& a) {
+#if defined(EIGEN_VECTORIZE_AVX512)
+  if constexpr (std::is_same_v<P, Eigen::internal::Packet16f>) return P(_mm512_sqrt_ps(a));
+  if constexpr (std::is_same_v<P, Eigen::internal::Packet8d>) return P(_mm512_sqrt_pd(a));
+#endif
+#if defined(EIGEN_VECTORIZE_AVX)
+  if constexpr (std::is_same_v<P, Eigen::internal::Packet8f>) return P(_mm256_sqrt_ps(a));
+  if constexpr (std::is_same_v<P, Eigen::internal::Packet4d>) return P(_mm256_sqrt_pd(a));
+#endif
+#if defined(EIGEN_VECTORIZE_SSE2)
+  if constexpr (std::is_same_v<P, Eigen::internal::Packet4f>) return P(_mm_sqrt_ps(a));
+  if constexpr (std::is_same_v<P, Eigen::internal::Packet2d>) return P(_mm_sqrt_pd(a));
+#endif
+#if defined(EIGEN_VECTORIZE_NEON) && defined(__aarch64__)
+  if constexpr (std::is_same_v<P, Eigen::internal::Packet4f>) return P(vsqrtq_f32(a));
+  if constexpr (std::is_same_v<P, Eigen::internal::Packet2d>) return P(vsqrtq_f64(a));
+#endif
+  // Any other packet type: lane by lane, with std::sqrt.
+  using S = lane_scalar_t<P>;
+  constexpr int width = Eigen::internal::unpacket_traits<P>::size;
+  S lanes[width];
+  Eigen::internal::pstoreu(lanes, a);
+  for (S& x : lanes) x = std::sqrt(x);
+  return Eigen::internal::ploadu<P>(lanes);
+}
+
+template <class P>
+EIGEN_STRONG_INLINE Lane<P> sqrt(Lane<P> a) {
+  return {exact_psqrt(a.v)};
+}
+
 template <class S>
-requires std::is_floating_point_v<S> EIGEN_STRONG_INLINE S sqrt(S a) { return std::sqrt(a); }
+  requires std::is_floating_point_v<S>
+EIGEN_STRONG_INLINE S sqrt(S a) {
+  return std::sqrt(a);
+}
 
 template <class S>
 requires std::is_floating_point_v<S> EIGEN_STRONG_INLINE S max(S a, S b) {

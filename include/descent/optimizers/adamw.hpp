@@ -32,7 +32,7 @@ struct AdamWOptions {
   /// The same options as an AdamOptions; throws if decoupled_weight_decay was switched off.
   AdamOptions to_adam() const {
     if (!decoupled_weight_decay)
-      detail::invalid_option("AdamWOptions", "decoupled_weight_decay", 0.0,
+      detail::invalid_option("AdamWOptions", "decoupled_weight_decay", "false",
                              "AdamW always decouples weight decay; use descent::Adam for an L2 term");
     return {.lr = lr,
             .beta1 = beta1,

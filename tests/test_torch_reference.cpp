@@ -1,0 +1,530 @@
+// descent against torch.optim 1.13 (single-tensor path, foreach=False): replays the reference
+// trajectories of tests/data/torch_reference/ (written by tools/make_torch_reference.py, which
+// documents the file format) and checks the parameters after every step.
+//
+// Each case stores torch's initial parameters, the gradient torch handed to every step and the
+// parameters torch produced after it. descent replays exactly those gradients, so any drift comes
+// from the optimizer alone. After every step:
+//   max_i |x_i − ref_i| / max(max_i |ref_i|, 1e-30)  <=  1e-10 (double), 1e-5 (float).
+// Every case is replayed a second time with the parameters in an Eigen::Map over a std::vector
+// (offset by one element, so the packets are not aligned to the buffer) and must give a bitwise
+// identical trajectory. AdamW cases are replayed by descent::AdamW and by descent::Adam with
+// decoupled_weight_decay = true, which must agree bitwise too.
+//
+// Options that torch was given explicitly are set from the file; the others keep descent's own
+// defaults, which are checked against torch's (so the trajectories also test the defaults).
+
+#include <descent/descent.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <vector>
+
+#ifndef DESCENT_TEST_DATA_DIR
+#error "DESCENT_TEST_DATA_DIR must be defined as a string literal: the path of tests/data"
+#endif
+
+namespace {
+
+const std::string kReferenceDir = std::string(DESCENT_TEST_DATA_DIR) + "/torch_reference";
+
+// ---------------------------------------------------------------------------------------------
+// Reading the data.
+
+struct IndexEntry {
+  std::string family;  // descent class: GradientDescent, SGD, Adam, AdamW, Adagrad, RMSProp
+  std::string dtype;   // float64 or float32
+  std::string file;
+};
+
+struct Option {
+  double value = 0.0;
+  bool is_bool = false;
+  bool is_explicit = false;  // passed to torch; otherwise torch's default
+};
+
+struct ReferenceCase {
+  std::string file, name, torch_class, descent_class, dtype, torch_call;
+  int n = 0;
+  int steps = 0;
+  std::map<std::string, Option> options;
+  // Values as written (float32 files are parsed as float, then widened exactly).
+  std::vector<double> initial;
+  std::vector<std::vector<double>> grads;   // grads[t - 1]: the gradient of step t
+  std::vector<std::vector<double>> params;  // params[t - 1]: the parameters after step t
+};
+
+[[noreturn]] void parse_error(const std::string& where, const std::string& what) {
+  throw std::runtime_error("torch reference data: " + where + ": " + what);
+}
+
+std::vector<IndexEntry> read_index() {
+  const std::string path = kReferenceDir + "/index.txt";
+  std::ifstream in(path);
+  INFO("index file: " << path << " (regenerate with: /usr/bin/python3 tools/make_torch_reference.py)");
+  REQUIRE(in.is_open());
+  std::vector<IndexEntry> entries;
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream words(line);
+    IndexEntry e;
+    std::string extra;
+    if (!(words >> e.family >> e.dtype >> e.file) || (words >> extra))
+      parse_error(path + ":" + std::to_string(number), "expected '<descent class> <dtype> <file>'");
+    entries.push_back(e);
+  }
+  return entries;
+}
+
+double parse_number(const std::string& token, bool single, const std::string& where) {
+  const char* first = token.data();
+  const char* last = token.data() + token.size();
+  std::from_chars_result r{};
+  double value = 0.0;
+  if (single) {
+    float f = 0.0f;
+    r = std::from_chars(first, last, f);
+    value = f;
+  } else {
+    r = std::from_chars(first, last, value);
+  }
+  if (r.ec != std::errc() || r.ptr != last) parse_error(where, "not a number: '" + token + "'");
+  return value;
+}
+
+int parse_int(const std::string& token, const std::string& where) {
+  int value = 0;
+  const auto r = std::from_chars(token.data(), token.data() + token.size(), value);
+  if (r.ec != std::errc() || r.ptr != token.data() + token.size())
+    parse_error(where, "not an integer: '" + token + "'");
+  return value;
+}
+
+ReferenceCase read_case(const std::string& file) {
+  const std::string path = kReferenceDir + "/" + file;
+  std::ifstream in(path);
+  if (!in.is_open()) parse_error(path, "cannot open");
+  ReferenceCase c;
+  c.file = file;
+  std::string line;
+  int number = 0;
+  bool ended = false;
+  bool header_done = false;  // numbers can only be parsed once dtype and n are known
+  auto values = [&](std::istringstream& words, const std::string& where) {
+    if (!header_done) {
+      if (c.dtype != "float64" && c.dtype != "float32") parse_error(where, "missing or unknown dtype");
+      if (c.n <= 0 || c.steps <= 0) parse_error(where, "n and steps must come before the data");
+      header_done = true;
+    }
+    std::vector<double> v;
+    std::string token;
+    while (words >> token) v.push_back(parse_number(token, c.dtype == "float32", where));
+    if (int(v.size()) != c.n)
+      parse_error(where, "expected " + std::to_string(c.n) + " values, found " + std::to_string(v.size()));
+    return v;
+  };
+  while (std::getline(in, line)) {
+    ++number;
+    const std::string where = path + ":" + std::to_string(number);
+    if (line.empty() || line[0] == '#') continue;
+    if (ended) parse_error(where, "data after 'end'");
+    std::istringstream words(line);
+    std::string key;
+    words >> key;
+    if (number == 1) {
+      if (line != "descent-torch-reference 1") parse_error(where, "not a version 1 reference file");
+    } else if (key == "case") {
+      words >> c.name;
+    } else if (key == "torch") {
+      words >> c.torch_class;
+    } else if (key == "descent") {
+      words >> c.descent_class;
+    } else if (key == "torch_call") {
+      std::getline(words >> std::ws, c.torch_call);
+    } else if (key == "torch_version" || key == "seed") {
+      // for humans
+    } else if (key == "dtype") {
+      words >> c.dtype;
+    } else if (key == "n" || key == "steps") {
+      std::string token;
+      words >> token;
+      (key == "n" ? c.n : c.steps) = parse_int(token, where);
+    } else if (key == "option") {
+      std::string name, value, kind;
+      if (!(words >> name >> value >> kind)) parse_error(where, "expected 'option <name> <value> <kind>'");
+      Option o;
+      o.is_bool = value == "true" || value == "false";
+      o.value = o.is_bool ? (value == "true" ? 1.0 : 0.0) : parse_number(value, false, where);
+      if (kind != "explicit" && kind != "default") parse_error(where, "option kind must be explicit or default");
+      o.is_explicit = kind == "explicit";
+      if (!c.options.emplace(name, o).second) parse_error(where, "option " + name + " given twice");
+    } else if (key == "initial") {
+      c.initial = values(words, where);
+    } else if (key == "grad" || key == "params") {
+      std::string token;
+      words >> token;
+      const int t = parse_int(token, where);
+      auto& list = key == "grad" ? c.grads : c.params;
+      if (t != int(list.size()) + 1) parse_error(where, key + " of step " + std::to_string(t) + " out of order");
+      if (key == "params" && c.grads.size() != list.size() + 1) parse_error(where, "params before its grad");
+      list.push_back(values(words, where));
+    } else if (key == "end") {
+      ended = true;
+    } else {
+      parse_error(where, "unknown line '" + key + "'");
+    }
+  }
+  if (!ended) parse_error(path, "truncated (no 'end' line)");
+  if (int(c.initial.size()) != c.n) parse_error(path, "missing initial parameters");
+  if (int(c.grads.size()) != c.steps || int(c.params.size()) != c.steps)
+    parse_error(path, "expected " + std::to_string(c.steps) + " steps, found " + std::to_string(c.params.size()));
+  if (c.name + ".txt" != file) parse_error(path, "case name '" + c.name + "' does not match the file name");
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building options from a case.
+
+/// Fills an options struct field by field. In `Mode::torch_defaults`, options torch was given are
+/// set from the file and the others keep descent's defaults, which must equal torch's; in
+/// `Mode::all_from_file` every field is set from the file.
+class OptionReader {
+ public:
+  enum class Mode { torch_defaults, all_from_file };
+
+  OptionReader(const ReferenceCase& c, Mode mode) : c_(c), mode_(mode) {}
+
+  void field(double& f, const std::string& key) {
+    const Option& o = lookup(key, false);
+    set(f, o.value, key, o.is_explicit);
+  }
+  void field(bool& f, const std::string& key) {
+    const Option& o = lookup(key, true);
+    set(f, o.value != 0.0, key, o.is_explicit);
+  }
+
+  /// Every option in the file was used: nothing torch was told is ignored here.
+  void finish() const {
+    for (const auto& [key, option] : c_.options) {
+      INFO("case " << c_.name << ": option '" << key << "' in the file is not a field of descent::" << c_.descent_class
+                   << "'s options");
+      CHECK(used_.count(key) == 1);
+    }
+  }
+
+ private:
+  const Option& lookup(const std::string& key, bool is_bool) {
+    const auto it = c_.options.find(key);
+    if (it == c_.options.end()) parse_error(c_.file, "option '" + key + "' is missing");
+    if (it->second.is_bool != is_bool) parse_error(c_.file, "option '" + key + "' has the wrong type");
+    used_.insert(key);
+    return it->second;
+  }
+
+  template <class T>
+  void set(T& f, T value, const std::string& key, bool is_explicit) {
+    if (is_explicit || mode_ == Mode::all_from_file) {
+      f = value;
+      return;
+    }
+    INFO("case " << c_.name << ": descent::" << c_.descent_class << "'s default " << key
+                 << " differs from torch.optim." << c_.torch_class << "'s");
+    CHECK(f == value);
+  }
+
+  const ReferenceCase& c_;
+  Mode mode_;
+  std::set<std::string> used_;
+};
+
+descent::GradientDescentOptions gradient_descent_options(const ReferenceCase& c) {
+  descent::GradientDescentOptions o{};
+  OptionReader r(c, OptionReader::Mode::torch_defaults);
+  r.field(o.lr, "lr");
+  r.field(o.weight_decay, "weight_decay");
+  r.field(o.maximize, "maximize");
+  r.finish();
+  return o;
+}
+
+descent::SGDOptions sgd_options(const ReferenceCase& c) {
+  descent::SGDOptions o{};
+  OptionReader r(c, OptionReader::Mode::torch_defaults);
+  r.field(o.lr, "lr");
+  r.field(o.momentum, "momentum");
+  r.field(o.dampening, "dampening");
+  r.field(o.weight_decay, "weight_decay");
+  r.field(o.nesterov, "nesterov");
+  r.field(o.maximize, "maximize");
+  r.finish();
+  return o;
+}
+
+template <class O>
+O adam_like_options(const ReferenceCase& c, OptionReader::Mode mode) {
+  O o{};
+  OptionReader r(c, mode);
+  r.field(o.lr, "lr");
+  r.field(o.beta1, "beta1");
+  r.field(o.beta2, "beta2");
+  r.field(o.eps, "eps");
+  r.field(o.weight_decay, "weight_decay");
+  r.field(o.amsgrad, "amsgrad");
+  r.field(o.maximize, "maximize");
+  r.finish();
+  return o;
+}
+
+descent::AdagradOptions adagrad_options(const ReferenceCase& c) {
+  descent::AdagradOptions o{};
+  OptionReader r(c, OptionReader::Mode::torch_defaults);
+  r.field(o.lr, "lr");
+  r.field(o.lr_decay, "lr_decay");
+  r.field(o.weight_decay, "weight_decay");
+  r.field(o.initial_accumulator_value, "initial_accumulator_value");
+  r.field(o.eps, "eps");
+  r.field(o.maximize, "maximize");
+  r.finish();
+  return o;
+}
+
+descent::RMSPropOptions rmsprop_options(const ReferenceCase& c) {
+  descent::RMSPropOptions o{};
+  OptionReader r(c, OptionReader::Mode::torch_defaults);
+  r.field(o.lr, "lr");
+  r.field(o.alpha, "alpha");
+  r.field(o.eps, "eps");
+  r.field(o.weight_decay, "weight_decay");
+  r.field(o.momentum, "momentum");
+  r.field(o.centered, "centered");
+  r.field(o.maximize, "maximize");
+  r.finish();
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replaying a case.
+
+template <class V>
+V to_vector(const std::vector<double>& values) {
+  V v(Eigen::Index(values.size()));
+  for (std::size_t i = 0; i < values.size(); ++i) v[Eigen::Index(i)] = typename V::Scalar(values[i]);
+  return v;
+}
+
+/// max_i |x_i − ref_i| / max(max_i |ref_i|, 1e-30), in double.
+template <class X>
+double relative_error(const X& x, const std::vector<double>& ref) {
+  double diff = 0.0, scale = 0.0;
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    diff = std::max(diff, std::abs(double(x[Eigen::Index(i)]) - ref[i]));
+    scale = std::max(scale, std::abs(ref[i]));
+  }
+  // NaN must not slip through std::max (which keeps the first argument on NaN).
+  for (std::size_t i = 0; i < ref.size(); ++i)
+    if (std::isnan(double(x[Eigen::Index(i)]))) return std::numeric_limits<double>::infinity();
+  return diff / std::max(scale, 1e-30);
+}
+
+std::string sci(double x) {
+  std::ostringstream out;
+  out.precision(3);
+  out << std::scientific << x;
+  return out.str();
+}
+
+template <class V>
+double tolerance() {
+  return std::is_same_v<typename V::Scalar, double> ? 1e-10 : 1e-5;
+}
+
+/// Steps `opt` through the case with `x` (a V or a Map<V>, holding the initial parameters) and
+/// checks every step against torch. Returns the largest relative error seen and appends the
+/// parameters after each step to `trajectory`.
+template <class V, class Opt, class X>
+double replay(const ReferenceCase& c, const std::string& label, Opt& opt, X& x, std::vector<V>& trajectory) {
+  const double tol = tolerance<V>();
+  double worst = 0.0;
+  trajectory.clear();
+  trajectory.reserve(std::size_t(c.steps));
+  for (int t = 1; t <= c.steps; ++t) {
+    const V g = to_vector<V>(c.grads[std::size_t(t - 1)]);
+    opt.step(x, g);
+    trajectory.push_back(x);
+    const double err = relative_error(x, c.params[std::size_t(t - 1)]);
+    worst = std::max(worst, err);
+    if (!(err <= tol)) {
+      INFO("case " << c.name << " (" << c.torch_call << ") replayed by " << label << " with " << c.dtype
+                   << " parameters: mismatch at step " << t << " of " << c.steps << ", relative error " << sci(err)
+                   << " > tolerance " << sci(tol));
+      CAPTURE(t, err, tol);
+      FAIL_CHECK("relative error above tolerance");
+      return err;  // the first failing step is the informative one
+    }
+  }
+  CHECK(opt.steps() == c.steps);
+  return worst;
+}
+
+template <class V>
+bool bitwise_equal(const std::vector<V>& a, const std::vector<V>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t t = 0; t < a.size(); ++t) {
+    if (a[t].size() != b[t].size()) return false;
+    if (std::memcmp(a[t].data(), b[t].data(), std::size_t(a[t].size()) * sizeof(typename V::Scalar)) != 0)
+      return false;
+  }
+  return true;
+}
+
+/// Replays the case twice with optimizers from `make`: parameters in a V, then in a Map<V> over a
+/// std::vector. Both must match torch, and each other bitwise. Returns the V trajectory.
+template <class V, class Make>
+std::vector<V> verify(const ReferenceCase& c, const std::string& label, Make make) {
+  using Scalar = typename V::Scalar;
+  const double tol = tolerance<V>();
+
+  std::vector<V> plain;
+  {
+    auto opt = make();
+    V x = to_vector<V>(c.initial);
+    const double worst = replay<V>(c, label, opt, x, plain);
+    INFO("case " << c.name << " (" << c.torch_call << ") replayed by " << label << " with " << c.dtype
+                 << " parameters: largest relative error over all steps " << sci(worst));
+    CAPTURE(worst, tol);
+    CHECK(worst <= tol);
+  }
+
+  std::vector<V> mapped;
+  {
+    auto opt = make();
+    // One sentinel on each side; the Map starts one element into the buffer.
+    const Scalar sentinel = Scalar(-12345.0);
+    std::vector<Scalar> buffer(std::size_t(c.n) + 2, sentinel);
+    Eigen::Map<V> x(buffer.data() + 1, c.n);
+    x = to_vector<V>(c.initial);
+    replay<V>(c, label + " (Eigen::Map params)", opt, x, mapped);
+    INFO("case " << c.name << ": " << label << " with Eigen::Map params vs plain " << c.dtype << " params");
+    CHECK(buffer.front() == sentinel);
+    CHECK(buffer.back() == sentinel);
+    CHECK(bitwise_equal(plain, mapped));
+  }
+  return plain;
+}
+
+template <class V>
+void run_case(const ReferenceCase& c) {
+  const std::string& kind = c.descent_class;
+  if (kind == "GradientDescent") {
+    REQUIRE(c.torch_class == "SGD");
+    REQUIRE(c.torch_call.find("momentum=0.0") != std::string::npos);
+    const auto o = gradient_descent_options(c);
+    verify<V>(c, "descent::GradientDescent", [&] { return descent::GradientDescent<V>(o); });
+  } else if (kind == "SGD") {
+    REQUIRE(c.torch_class == "SGD");
+    const auto o = sgd_options(c);
+    verify<V>(c, "descent::SGD", [&] { return descent::SGD<V>(o); });
+  } else if (kind == "Adam") {
+    REQUIRE(c.torch_class == "Adam");
+    const auto o = adam_like_options<descent::AdamOptions>(c, OptionReader::Mode::torch_defaults);
+    REQUIRE_FALSE(o.decoupled_weight_decay);
+    verify<V>(c, "descent::Adam", [&] { return descent::Adam<V>(o); });
+  } else if (kind == "AdamW") {
+    REQUIRE(c.torch_class == "AdamW");
+    // descent::AdamW with torch's AdamW defaults for whatever torch was not given...
+    const auto ow = adam_like_options<descent::AdamWOptions>(c, OptionReader::Mode::torch_defaults);
+    const auto by_adamw = verify<V>(c, "descent::AdamW", [&] { return descent::AdamW<V>(ow); });
+    // ...and descent::Adam with decoupled weight decay and every value from the file.
+    auto oa = adam_like_options<descent::AdamOptions>(c, OptionReader::Mode::all_from_file);
+    oa.decoupled_weight_decay = true;
+    const auto by_adam = verify<V>(c, "descent::Adam{.decoupled_weight_decay = true}",
+                                   [&] { return descent::Adam<V>(oa); });
+    INFO("case " << c.name << ": descent::AdamW vs descent::Adam with decoupled_weight_decay");
+    CHECK(bitwise_equal(by_adamw, by_adam));
+  } else if (kind == "Adagrad") {
+    REQUIRE(c.torch_class == "Adagrad");
+    const auto o = adagrad_options(c);
+    verify<V>(c, "descent::Adagrad", [&] { return descent::Adagrad<V>(o); });
+  } else if (kind == "RMSProp") {
+    REQUIRE(c.torch_class == "RMSprop");
+    const auto o = rmsprop_options(c);
+    verify<V>(c, "descent::RMSProp", [&] { return descent::RMSProp<V>(o); });
+  } else {
+    FAIL("case " << c.name << ": unknown descent class '" << kind << "'");
+  }
+}
+
+/// Cases per family and dtype written by tools/make_torch_reference.py.
+const std::map<std::string, std::size_t> kExpectedPerDtype = {
+    {"GradientDescent", 4}, {"SGD", 20}, {"Adam", 8}, {"AdamW", 5}, {"Adagrad", 16}, {"RMSProp", 18},
+};
+
+void run_family(const std::string& family) {
+  const std::vector<IndexEntry> index = read_index();
+  std::vector<IndexEntry> mine;
+  std::size_t f64 = 0, f32 = 0;
+  for (const auto& e : index) {
+    if (e.family != family) continue;
+    mine.push_back(e);
+    (e.dtype == "float64" ? f64 : f32) += 1;
+  }
+  const std::size_t expected = kExpectedPerDtype.at(family);
+  INFO("torch reference cases of " << family << " listed in " << kReferenceDir << "/index.txt");
+  REQUIRE(f64 == expected);
+  REQUIRE(f32 == expected);
+  REQUIRE(mine.size() == 2 * expected);
+
+  for (const auto& e : mine) {
+    DYNAMIC_SECTION(e.file) {
+      const ReferenceCase c = read_case(e.file);
+      REQUIRE(c.descent_class == family);
+      REQUIRE(c.dtype == e.dtype);
+      if (c.dtype == "float64")
+        run_case<Eigen::VectorXd>(c);
+      else
+        run_case<Eigen::VectorXf>(c);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("torch reference: index", "[torch_reference]") {
+  const std::vector<IndexEntry> index = read_index();
+  std::size_t expected = 0;
+  for (const auto& [family, count] : kExpectedPerDtype) expected += 2 * count;
+  CHECK(index.size() == expected);
+  std::set<std::string> files;
+  for (const auto& e : index) {
+    INFO("index entry " << e.file);
+    CHECK(kExpectedPerDtype.count(e.family) == 1);
+    CHECK((e.dtype == "float64" || e.dtype == "float32"));
+    CHECK(files.insert(e.file).second);
+  }
+}
+
+TEST_CASE("torch reference: GradientDescent", "[torch_reference]") { run_family("GradientDescent"); }
+TEST_CASE("torch reference: SGD", "[torch_reference]") { run_family("SGD"); }
+TEST_CASE("torch reference: Adam", "[torch_reference]") { run_family("Adam"); }
+TEST_CASE("torch reference: AdamW", "[torch_reference]") { run_family("AdamW"); }
+TEST_CASE("torch reference: Adagrad", "[torch_reference]") { run_family("Adagrad"); }
+TEST_CASE("torch reference: RMSProp", "[torch_reference]") { run_family("RMSProp"); }

@@ -1,0 +1,296 @@
+#!/usr/bin/python3
+"""Reference trajectories of torch.optim 1.13 for descent's tests (tests/test_torch_reference.cpp).
+
+Regenerate the data with this one command, from the repository root (the output directory is found
+from the script's own path). It needs Debian's python3-torch 1.13, which lives in /usr/bin/python3,
+not in whatever `python3` is first on PATH:
+
+    /usr/bin/python3 tools/make_torch_reference.py
+
+It rewrites tests/data/torch_reference/ (every *.txt in it) and is deterministic: running it twice
+on the same machine gives byte-identical files.
+
+What each case is
+-----------------
+n = 19 parameters (odd on purpose: descent's kernels run SIMD packets plus a scalar tail), STEPS
+steps, in float64 and in float32. The gradient depends on the parameters, like a real one:
+
+    g(p) = s * A (p - c) + noise_t          (s = +1, or -1 for maximize cases)
+
+with A symmetric positive definite (a random rotation of log-spaced eigenvalues plus a diagonal of
+mixed magnitudes), a target c and per-coordinate noise scales spread over several decades. For
+maximize cases the objective is the concave mirror image (s = -1), so that ascending it converges
+instead of blowing up. The problem (A, c, p0, the noise sequence) is drawn in float64 from a seeded
+torch.Generator; the float32 case of the same configuration uses the same problem rounded to
+float32, and evaluates g in float32 from torch's own float32 parameters.
+
+Every step's gradient is computed by torch from torch's current parameters and STORED, so that the
+C++ side replays exactly the same gradients (it never recomputes g). Optimizers always run on the
+single-tensor path (foreach=False passed explicitly).
+
+File format (one file per case, whitespace separated, '#' lines are comments)
+--------------------------------------------------------------------------
+    descent-torch-reference 1
+    case <name>                      file name without .txt
+    torch <class>                    torch.optim class: SGD, Adam, AdamW, Adagrad, RMSprop
+    descent <class>                  descent class it maps to: GradientDescent, SGD, Adam, AdamW,
+                                     Adagrad, RMSProp (AdamW files are also replayed by descent::Adam
+                                     with decoupled_weight_decay = true)
+    torch_call <python expression>   the exact constructor call, for humans
+    torch_version <version>
+    dtype float64|float32
+    seed <int>
+    n <int>
+    steps <int>
+    option <name> <value> explicit|default   one line per option, descent's field names (torch's
+                                     betas is split into beta1 and beta2); 'explicit' options were
+                                     passed to torch, 'default' ones were left at torch's default
+    initial <n values>               parameters before the first step
+    then for t = 1..steps:
+    grad <t> <n values>              gradient handed to step t (evaluated at the parameters before it)
+    params <t> <n values>            parameters after step t
+    end
+
+Floats are written with %.17g (float64) or %.9g (float32), which round-trip exactly. The index file
+index.txt lists one case per line: <descent class> <dtype> <file name>.
+"""
+
+import math
+import os
+import sys
+import zlib
+
+import torch
+
+N = 19
+STEPS = 100
+OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests", "data", "torch_reference")
+FORMAT_VERSION = 1
+
+DTYPES = [("float64", torch.float64, "%.17g"), ("float32", torch.float32, "%.9g")]
+
+# torch's defaults, per torch class, in descent's field names (torch 1.13).
+TORCH_DEFAULTS = {
+    "SGD": {"momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False, "maximize": False},
+    "Adam": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False,
+             "maximize": False},
+    "AdamW": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 1e-2, "amsgrad": False,
+              "maximize": False},
+    "Adagrad": {"lr": 1e-2, "lr_decay": 0.0, "weight_decay": 0.0, "initial_accumulator_value": 0.0,
+                "eps": 1e-10, "maximize": False},
+    "RMSprop": {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0, "momentum": 0.0,
+                "centered": False, "maximize": False},
+}
+# Option order in the files: the order of descent's option structs.
+OPTION_ORDER = {
+    "GradientDescent": ["lr", "weight_decay", "maximize"],
+    "SGD": ["lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"],
+    "Adam": ["lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "maximize"],
+    "AdamW": ["lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "maximize"],
+    "Adagrad": ["lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize"],
+    "RMSProp": ["lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"],
+}
+TORCH_CLASS = {"GradientDescent": "SGD", "SGD": "SGD", "Adam": "Adam", "AdamW": "AdamW", "Adagrad": "Adagrad",
+               "RMSProp": "RMSprop"}
+
+
+def case_list():
+    """(name, descent class, explicit options) for every configuration."""
+    cases = []
+
+    def add(name, descent_cls, **opts):
+        cases.append((name, descent_cls, opts))
+
+    def tag(flag, text):
+        return "_" + text if flag else ""
+
+    # GradientDescent = torch SGD with momentum 0.
+    for wd in (0.0, 0.05):
+        for mx in (False, True):
+            add("gd" + tag(wd, "wd") + tag(mx, "max"), "GradientDescent", lr=0.1, weight_decay=wd, maximize=mx)
+
+    # SGD: momentum x dampening x nesterov (only with dampening 0 and momentum > 0) x weight decay x maximize.
+    for mom in (0.0, 0.9):
+        for damp, nest in ((0.0, False), (0.3, False), (0.0, True)):
+            if nest and mom == 0.0:
+                continue  # torch: nesterov needs momentum > 0
+            for wd in (0.0, 0.05):
+                for mx in (False, True):
+                    name = "sgd_m%g_d%g" % (mom, damp) + tag(nest, "nesterov") + tag(wd, "wd") + tag(mx, "max")
+                    add(name, "SGD", lr=0.05, momentum=mom, dampening=damp, weight_decay=wd, nesterov=nest,
+                        maximize=mx)
+
+    # Adam (L2 weight decay): amsgrad x weight decay x maximize.
+    for ams in (False, True):
+        for wd in (0.0, 0.05):
+            for mx in (False, True):
+                add("adam" + tag(ams, "amsgrad") + tag(wd, "wd") + tag(mx, "max"), "Adam", lr=0.03, amsgrad=ams,
+                    weight_decay=wd, maximize=mx)
+
+    # AdamW (decoupled weight decay): amsgrad x maximize with weight decay 0.1, and torch's default decay.
+    for ams in (False, True):
+        for mx in (False, True):
+            add("adamw_wd0.1" + tag(ams, "amsgrad") + tag(mx, "max"), "AdamW", lr=0.03, weight_decay=0.1,
+                amsgrad=ams, maximize=mx)
+    add("adamw_default_wd", "AdamW", lr=0.03)
+
+    # Adagrad: lr_decay x initial_accumulator_value x weight decay x maximize.
+    for lrd in (0.0, 0.01):
+        for acc in (0.0, 0.1):
+            for wd in (0.0, 0.05):
+                for mx in (False, True):
+                    name = "adagrad_lrd%g_acc%g" % (lrd, acc) + tag(wd, "wd") + tag(mx, "max")
+                    add(name, "Adagrad", lr=0.1, lr_decay=lrd, initial_accumulator_value=acc, weight_decay=wd,
+                        maximize=mx)
+
+    # RMSprop: centered x momentum x weight decay x maximize, plus alpha = 0.9 (plain, and centered with momentum).
+    for cen in (False, True):
+        for mom in (0.0, 0.5):
+            for wd in (0.0, 0.05):
+                for mx in (False, True):
+                    name = "rmsprop" + tag(cen, "centered") + "_m%g" % mom + tag(wd, "wd") + tag(mx, "max")
+                    add(name, "RMSProp", lr=0.02, centered=cen, momentum=mom, weight_decay=wd, maximize=mx)
+    add("rmsprop_alpha0.9", "RMSProp", lr=0.02, alpha=0.9)
+    add("rmsprop_alpha0.9_centered_m0.5_wd", "RMSProp", lr=0.02, alpha=0.9, centered=True, momentum=0.5,
+        weight_decay=0.05)
+    return cases
+
+
+def make_problem(seed):
+    """A, c, p0 and the noise sequence, in float64, from a generator seeded with `seed`."""
+    gen = torch.Generator().manual_seed(seed)
+    f64 = torch.float64
+
+    def uniform(lo, hi, size):
+        return lo + (hi - lo) * torch.rand(size, generator=gen, dtype=f64)
+
+    q, _ = torch.linalg.qr(torch.randn(N, N, generator=gen, dtype=f64))
+    eig = torch.logspace(math.log10(0.05), math.log10(2.0), N, dtype=f64)
+    a = (q * eig) @ q.T
+    a = 0.5 * (a + a.T) + torch.diag(10.0 ** uniform(-2.0, 0.5, N))  # mixed per-coordinate curvature
+    c = torch.randn(N, generator=gen, dtype=f64) * 10.0 ** uniform(-2.0, 1.0, N)
+    p0 = c + torch.randn(N, generator=gen, dtype=f64) * 10.0 ** uniform(-1.5, 0.7, N)
+    noise_scale = 10.0 ** uniform(-3.0, 0.0, N)
+    noise = torch.randn(STEPS, N, generator=gen, dtype=f64) * noise_scale
+    return a, c, p0, noise
+
+
+def torch_kwargs(descent_cls, opts):
+    """The keyword arguments of the torch constructor (only the explicit options, plus foreach=False)."""
+    kw = {}
+    for key, value in opts.items():
+        if key in ("beta1", "beta2"):
+            raise ValueError("betas are not varied here")
+        kw[key] = value
+    if descent_cls == "GradientDescent":
+        kw["momentum"] = 0.0
+    kw["foreach"] = False
+    return kw
+
+
+def all_options(descent_cls, opts):
+    """[(name, value, explicit?)] in descent's field order."""
+    torch_cls = TORCH_CLASS[descent_cls]
+    defaults = TORCH_DEFAULTS[torch_cls]
+    rows = []
+    for key in OPTION_ORDER[descent_cls]:
+        if key in opts:
+            rows.append((key, opts[key], True))
+        elif key in defaults:
+            rows.append((key, defaults[key], False))
+        else:
+            raise ValueError("%s: option %s has no torch default and was not given" % (descent_cls, key))
+    if descent_cls == "GradientDescent":
+        # torch SGD with momentum 0 (passed explicitly); dampening and nesterov stay at their defaults.
+        assert defaults["dampening"] == 0.0 and not defaults["nesterov"]
+    return rows
+
+
+def format_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return repr(float(v))
+
+
+def run_case(name, descent_cls, opts, dtype_name, dtype, fmt, seed):
+    a64, c64, p064, noise64 = make_problem(seed)
+    a, c, noise = a64.to(dtype), c64.to(dtype), noise64.to(dtype)
+    sign = -1.0 if opts.get("maximize", False) else 1.0
+    torch_cls = TORCH_CLASS[descent_cls]
+    kwargs = torch_kwargs(descent_cls, opts)
+
+    param = p064.to(dtype).clone().requires_grad_(True)
+    opt = getattr(torch.optim, torch_cls)([param], **kwargs)
+    assert opt.defaults["foreach"] is False
+
+    def row(t):
+        return " ".join(fmt % float(x) for x in t.detach().tolist())
+
+    lines = []
+    lines.append("descent-torch-reference %d" % FORMAT_VERSION)
+    lines.append("# generated by tools/make_torch_reference.py; see its docstring for the format")
+    lines.append("case %s" % name)
+    lines.append("torch %s" % torch_cls)
+    lines.append("descent %s" % descent_cls)
+    call = ", ".join("%s=%s" % (k, repr(v)) for k, v in kwargs.items())
+    lines.append("torch_call torch.optim.%s([p], %s)" % (torch_cls, call))
+    lines.append("torch_version %s" % torch.__version__)
+    lines.append("dtype %s" % dtype_name)
+    lines.append("seed %d" % seed)
+    lines.append("n %d" % N)
+    lines.append("steps %d" % STEPS)
+    for key, value, explicit in all_options(descent_cls, opts):
+        lines.append("option %s %s %s" % (key, format_value(value), "explicit" if explicit else "default"))
+    lines.append("initial " + row(param))
+
+    largest = 0.0
+    for t in range(1, STEPS + 1):
+        with torch.no_grad():
+            g = sign * (a @ (param - c)) + noise[t - 1]
+        assert g.dtype == dtype
+        param.grad = g.clone()
+        opt.step()
+        lines.append("grad %d %s" % (t, row(g)))
+        lines.append("params %d %s" % (t, row(param)))
+        if not bool(torch.isfinite(param).all()):
+            raise RuntimeError("%s: non-finite parameters at step %d" % (name, t))
+        largest = max(largest, float(param.detach().abs().max()))
+    lines.append("end")
+    if largest > 1e3:
+        raise RuntimeError("%s: trajectory left the sane range (max |p| = %g)" % (name, largest))
+    moved = float((param.detach().to(torch.float64) - p064).abs().max())
+    return "\n".join(lines) + "\n", moved
+
+
+def main():
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    if not torch.__version__.startswith("1.13"):
+        sys.exit("expected torch 1.13, found %s (run with /usr/bin/python3)" % torch.__version__)
+    out_dir = os.path.normpath(OUT_DIR)
+    os.makedirs(out_dir, exist_ok=True)
+    for old in os.listdir(out_dir):
+        if old.endswith(".txt"):
+            os.remove(os.path.join(out_dir, old))
+
+    index = []
+    total = 0
+    for name, descent_cls, opts in case_list():
+        seed = zlib.crc32(name.encode()) & 0x7FFFFFFF  # the same problem for float64 and float32
+        for dtype_name, dtype, fmt in DTYPES:
+            case = "%s_%s" % (name, "f64" if dtype == torch.float64 else "f32")
+            text, moved = run_case(case, descent_cls, opts, dtype_name, dtype, fmt, seed)
+            file_name = case + ".txt"
+            with open(os.path.join(out_dir, file_name), "w", newline="\n") as f:
+                f.write(text)
+            index.append("%s %s %s" % (descent_cls, dtype_name, file_name))
+            total += len(text)
+            if moved < 1e-2:
+                raise RuntimeError("%s: parameters barely moved (%g)" % (case, moved))
+    with open(os.path.join(out_dir, "index.txt"), "w", newline="\n") as f:
+        f.write("\n".join(index) + "\n")
+    print("%d cases, %.2f MB in %s" % (len(index), total / 1e6, out_dir))
+
+
+if __name__ == "__main__":
+    main()

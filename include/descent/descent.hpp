@@ -2,6 +2,9 @@
 // descent: first-order optimizers on Eigen with torch.optim's semantics. Include this header for
 // everything, or the header of one optimizer for just that.
 
+#include "descent/callbacks.hpp"
+#include "descent/minimize.hpp"
+#include "descent/objective.hpp"
 #include "descent/optimizer.hpp"
 #include "descent/optimizers/adagrad.hpp"
 #include "descent/optimizers/adam.hpp"
@@ -9,3 +12,4 @@
 #include "descent/optimizers/gradient_descent.hpp"
 #include "descent/optimizers/rmsprop.hpp"
 #include "descent/optimizers/sgd.hpp"
+#include "descent/stopping.hpp"

@@ -2,7 +2,6 @@
 // What the drivers minimize: the contracts a user's loss-and-gradient functor must meet.
 
 #include <Eigen/Core>
-
 #include <concepts>
 #include <cstddef>
 #include <span>

@@ -51,6 +51,9 @@ void assign(Dst&& dst, const Src& src) {
     dst = src.array();
 }
 
+template <class Xpr>
+inline constexpr bool has_direct_access_v = (std::remove_cvref_t<Xpr>::Flags & Eigen::DirectAccessBit) != 0;
+
 /// `P` can receive an update: a writable Eigen expression (a V, Map<V>, Ref<V>, block, segment)
 /// whose scalar is V's.
 template <class P, class V>

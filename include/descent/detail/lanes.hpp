@@ -102,10 +102,7 @@ EIGEN_STRONG_INLINE Lane<P> sqrt(Lane<P> a) {
 }
 
 template <class S>
-  requires std::is_floating_point_v<S>
-EIGEN_STRONG_INLINE S sqrt(S a) {
-  return std::sqrt(a);
-}
+requires std::is_floating_point_v<S> EIGEN_STRONG_INLINE S sqrt(S a) { return std::sqrt(a); }
 
 template <class S>
 requires std::is_floating_point_v<S> EIGEN_STRONG_INLINE S max(S a, S b) {
@@ -164,9 +161,6 @@ void for_each_coefficient(const Spans<Scalar>& x, const Kernel& kernel, State*..
                               std::make_index_sequence<K>{});
   }
 }
-
-template <class Xpr>
-inline constexpr bool has_direct_access_v = (std::remove_cvref_t<Xpr>::Flags & Eigen::DirectAccessBit) != 0;
 
 /// Whether `x` is laid out as unit-stride spans in V's storage order (checked at compile time
 /// where possible, the inner stride at run time).

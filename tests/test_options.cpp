@@ -125,7 +125,7 @@ TEST_CASE("options: AdamW decouples the decay and keeps torch's default of 1e-2"
   CHECK(from_adam.options().weight_decay == 0.5);
   CHECK(from_adam.options().decoupled_weight_decay);
 
-  require_rejected([] { descent::AdamW<V>({.decoupled_weight_decay = false}); }, "decoupled_weight_decay", "0");
+  require_rejected([] { descent::AdamW<V>({.decoupled_weight_decay = false}); }, "decoupled_weight_decay", "false");
   require_rejected([] { descent::AdamW<V>({.weight_decay = -1.0}); }, "weight_decay", "-1");
 }
 

@@ -12,4 +12,6 @@
 #include "descent/optimizers/gradient_descent.hpp"
 #include "descent/optimizers/rmsprop.hpp"
 #include "descent/optimizers/sgd.hpp"
+#include "descent/sampler.hpp"
 #include "descent/stopping.hpp"
+#include "descent/train.hpp"

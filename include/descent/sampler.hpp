@@ -207,6 +207,7 @@ class MinibatchSampler {
  public:
   /// Throws std::invalid_argument when n < 1 or when an option is invalid, naming the value.
   explicit MinibatchSampler(Eigen::Index n, const SamplerOptions& options = {})
+      // options_ is declared first, so the validation runs before the divisions by batch_size.
       : options_(validated(n, options)),
         n_(n),
         batches_per_epoch_(options.drop_last ? n / options.batch_size

@@ -131,6 +131,7 @@ class ProgressBar {
       started_ = true;
       start_ = now;
       last_draw_ = now;
+      stop_ = p.stop;
       return;
     }
     const double since_draw = std::chrono::duration<double>(now - last_draw_).count();
@@ -141,7 +142,7 @@ class ProgressBar {
 
   template <class X>
   void on_end(const X&, const Report& r) {
-    draw(r.iterations, r.epochs, r.loss, r.gradient_norm, StopCriteria{}, r.seconds, to_string(r.reason));
+    draw(r.iterations, r.epochs, r.loss, r.gradient_norm, stop_, r.seconds, to_string(r.reason));
     started_ = false;
   }
 
@@ -198,6 +199,7 @@ class ProgressBar {
   bool terminal_;
   bool started_ = false;
   std::chrono::steady_clock::time_point start_{}, last_draw_{};
+  StopCriteria stop_{};
 };
 
 /// Records the loss after every step and at the end of every epoch, with the elapsed time.

@@ -18,8 +18,10 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <iomanip>
 #include <iostream>
 #include <limits>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -150,34 +152,31 @@ class ProgressBar {
   // final_reason is empty while running, the stop reason for the last line.
   void draw(std::int64_t iteration, std::int64_t epoch, double loss, double gnorm, const StopCriteria& stop,
             double elapsed, std::string_view final_reason = {}) {
-    char line[256];
-    int len = 0;
-    auto append = [&](const char* fmt, auto... args) {
-      if (len >= 0 && len < int(sizeof line))
-        len += std::snprintf(line + len, sizeof line - std::size_t(len), fmt, args...);
-    };
-    line[0] = '\0';
-    if (!options_.label.empty()) append("%s: ", options_.label.c_str());
+    std::ostringstream line;
+    line.precision(6);
+    if (!options_.label.empty()) line << options_.label << ": ";
     if (epoch > 0 || stop.max_epochs > 0) {
-      append("epoch %lld", static_cast<long long>(epoch));
-      if (stop.max_epochs > 0) append("/%lld", static_cast<long long>(stop.max_epochs));
-      append(", ");
+      line << "epoch " << epoch;
+      if (stop.max_epochs > 0) line << '/' << stop.max_epochs;
+      line << ", ";
     }
-    append("iteration %lld", static_cast<long long>(iteration));
-    if (stop.max_iterations > 0 && stop.max_epochs == 0) append("/%lld", static_cast<long long>(stop.max_iterations));
-    append("  loss %.6g", loss);
-    if (!std::isnan(gnorm)) append("  |g| %.3g", gnorm);
-    if (elapsed > 0) append("  %.3g it/s", double(iteration) / elapsed);
+    line << "iteration " << iteration;
+    if (stop.max_iterations > 0 && stop.max_epochs == 0) line << '/' << stop.max_iterations;
+    line << "  loss " << loss;
+    line.precision(3);
+    if (!std::isnan(gnorm)) line << "  |g| " << gnorm;
+    if (elapsed > 0) line << "  " << double(iteration) / elapsed << " it/s";
     if (final_reason.empty()) {
       const double eta = remaining(iteration, epoch, stop, elapsed);
-      if (eta >= 0) append("  ETA %.1f s", eta);
+      if (eta >= 0) line << "  ETA " << std::fixed << std::setprecision(1) << eta << " s";
     } else {
-      append("  %.3g s  [%.*s]", elapsed, int(final_reason.size()), final_reason.data());
+      line << "  " << elapsed << " s  [" << final_reason << ']';
     }
+    const std::string text = line.str();
     if (terminal_)
-      std::fprintf(stream_, "\r%s\x1b[K%s", line, final_reason.empty() ? "" : "\n");
+      std::fprintf(stream_, "\r%s\x1b[K%s", text.c_str(), final_reason.empty() ? "" : "\n");
     else
-      std::fprintf(stream_, "%s\n", line);
+      std::fprintf(stream_, "%s\n", text.c_str());
     std::fflush(stream_);
   }
 
@@ -298,6 +297,7 @@ class EarlyStopping {
       best_loss_ = loss;
       best_ = p.params;
       best_iteration_ = p.iteration;
+      best_epoch_ = p.epoch;
       since_best_ = 0;
       return true;
     }
@@ -320,6 +320,8 @@ class EarlyStopping {
   bool stopped() const { return stopped_; }
   double best_loss() const { return best_loss_; }
   std::int64_t best_iteration() const { return best_iteration_; }
+  /// The epoch at which the best parameters were seen (train; 0 in minimize).
+  std::int64_t best_epoch() const { return best_epoch_; }
   const V& best_params() const { return best_; }
   /// Every validation loss computed, in order.
   const std::vector<double>& validation_history() const { return history_; }
@@ -330,9 +332,16 @@ class EarlyStopping {
   V best_{};
   bool has_best_ = false, stopped_ = false;
   double best_loss_ = std::numeric_limits<double>::infinity();
-  std::int64_t best_iteration_ = 0, since_best_ = 0;
+  std::int64_t best_iteration_ = 0, best_epoch_ = 0, since_best_ = 0;
   std::vector<double> history_;
 };
+
+/// EarlyStopping without spelling out the validation callable's type:
+/// `auto early = descent::early_stopping<Eigen::VectorXd>(validation_loss, {.patience = 10});`
+template <class V, class Validation>
+EarlyStopping<V, std::decay_t<Validation>> early_stopping(Validation&& validation, EarlyStoppingOptions options = {}) {
+  return EarlyStopping<V, std::decay_t<Validation>>(std::forward<Validation>(validation), options);
+}
 
 /// Keeps the parameters with the lowest loss seen. minimize: every step (the loss is at the
 /// parameters). train: at epoch ends only, using the epoch's mean minibatch loss, which is an

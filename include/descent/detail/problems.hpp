@@ -3,9 +3,12 @@
 // views of the caller's vectors, the full index set, and a small deterministic random generator.
 
 #include <Eigen/Core>
+#include <cmath>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -25,7 +28,7 @@ inline std::uint64_t splitmix64(std::uint64_t& state) {
 }
 
 /// Uniform in [lo, hi) from the top 53 bits of splitmix64: exact, so the same on every platform.
-inline double uniform(std::uint64_t& state, double lo = 0.0, double hi = 1.0) {
+inline double splitmix64_uniform(std::uint64_t& state, double lo = 0.0, double hi = 1.0) {
   const double u = double(splitmix64(state) >> 11) * 0x1.0p-53;
   return lo + (hi - lo) * u;
 }
@@ -94,8 +97,19 @@ void require_finite(std::string_view problem, std::string_view name, const M& m)
   }
 }
 
+/// Whether the coefficients of a vector-shaped `x` are one run in memory. Its stride is the inner
+/// one when it extends along the inner dimension and the outer one otherwise: a 1 x n block of a
+/// column-major matrix has inner stride 1, but its coefficients are a column apart.
 template <class X>
-constexpr bool has_direct_access = (int(plain_t<X>::Flags) & Eigen::DirectAccessBit) != 0;
+bool is_contiguous_vector(const X& x) {
+  if constexpr ((int(plain_t<X>::Flags) & Eigen::DirectAccessBit) == 0) {
+    return false;
+  } else {
+    if (x.size() <= 1) return true;
+    const bool along_inner = plain_t<X>::IsRowMajor ? x.rows() == 1 : x.cols() == 1;
+    return (along_inner ? x.innerStride() : x.outerStride()) == 1;
+  }
+}
 
 /// `x` as a contiguous vector: a Map over x's own memory when it is one run of coefficients,
 /// otherwise over a copy in `workspace` (sized on first use). Either way the problems' loops then
@@ -103,8 +117,8 @@ constexpr bool has_direct_access = (int(plain_t<X>::Flags) & Eigen::DirectAccess
 template <class Scalar, class X>
 Eigen::Map<const Eigen::Matrix<Scalar, Eigen::Dynamic, 1>> contiguous_input(
     const X& x, Eigen::Matrix<Scalar, Eigen::Dynamic, 1>& workspace) {
-  if constexpr (has_direct_access<X>) {
-    if (x.innerStride() == 1 || x.size() <= 1) return {x.data(), x.size()};
+  if constexpr ((int(X::Flags) & Eigen::DirectAccessBit) != 0) {
+    if (is_contiguous_vector(x)) return {x.data(), x.size()};
   }
   if (workspace.size() != x.size()) workspace.resize(x.size());
   assign(workspace, x.reshaped());
@@ -116,8 +130,8 @@ Eigen::Map<const Eigen::Matrix<Scalar, Eigen::Dynamic, 1>> contiguous_input(
 template <class Scalar, class G, class Compute>
 auto with_contiguous_output(G& grad, Eigen::Matrix<Scalar, Eigen::Dynamic, 1>& workspace, Compute&& compute) {
   using Map = Eigen::Map<Eigen::Matrix<Scalar, Eigen::Dynamic, 1>>;
-  if constexpr (has_direct_access<G>) {
-    if (grad.innerStride() == 1 || grad.size() <= 1) return compute(Map(grad.data(), grad.size()));
+  if constexpr ((int(plain_t<G>::Flags) & Eigen::DirectAccessBit) != 0) {
+    if (is_contiguous_vector(grad)) return compute(Map(grad.data(), grad.size()));
   }
   if (workspace.size() != grad.size()) workspace.resize(grad.size());
   auto result = compute(Map(workspace.data(), workspace.size()));

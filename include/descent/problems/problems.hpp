@@ -1,0 +1,30 @@
+#pragma once
+// Test problems for optimizers, each with its analytic gradient (check it with
+// descent::check_gradient, in descent/check_gradient.hpp). All are class templates on the scalar
+// type, `Scalar = double`, in namespace descent::problems:
+//
+//   Rosenbrock<S>(n)                                      minimizer() = (1, …, 1), minimum() = 0
+//   Quadratic<S>(A, b), Quadratic<S>::ill_conditioned(n, κ, seed)   minimizer() = A⁻¹b, minimum()
+//   LeastSquares<S>(X, b)                                 stochastic; solution(): min-norm least squares
+//   LogisticRegression<S>(X, y, {.l2, .fit_intercept})    stochastic; labels y in {0, 1}
+//   SoftmaxRegression<S>(X, y, K, {.l2, .fit_intercept})  stochastic; labels y in [0, K)
+//
+// Every problem is an Objective (`f(x, grad)` returns the loss and writes its gradient) and has
+// `dimension()`, the number of parameters. The data-set problems are also StochasticObjectives:
+// `size()` samples and `f(x, batch, grad)` returning the MEAN loss over the batch (any penalty
+// added once) and writing the gradient of that mean; over the full index set it is the full loss.
+//
+// DATA LAYOUT: a data set is a d × m column-major matrix with the SAMPLES AS COLUMNS, so each
+// sample is contiguous in memory and a minibatch is `samples(Eigen::all, batch)`, whole columns
+// read in place. Constructors take that layout by value (move your matrix in); `from_rows(...)`
+// takes the usual m × d layout, one sample per row, and transposes it once at construction.
+//
+// The problems keep small workspaces as mutable members (sized at the first call that needs them),
+// so calls do not allocate; one object must therefore not be called from several threads at once
+// (give each thread its own copy).
+
+#include "descent/problems/least_squares.hpp"
+#include "descent/problems/logistic_regression.hpp"
+#include "descent/problems/quadratic.hpp"
+#include "descent/problems/rosenbrock.hpp"
+#include "descent/problems/softmax_regression.hpp"

@@ -350,7 +350,7 @@ TEST_CASE("check_gradient: Map, fixed-size, expression and float arguments", "[c
 
   // In float the default step is ∛ε ≈ 4.9e-3 and round-off is about 1e-7 relative.
   const Rosenbrock<float> ff(3);
-  const auto float_check = check_gradient(ff, Eigen::Vector3f(0.5f, -0.25f, 1.5f));
+  const auto float_check = check_gradient(ff, Eigen::VectorXf(Eigen::Vector3f(0.5f, -0.25f, 1.5f)));
   INFO("float: " << float_check.max_relative_error);
   CHECK(float_check.max_relative_error < 1e-3);
   CHECK(float_check.norm_relative_error < 1e-4);

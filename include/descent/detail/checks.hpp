@@ -103,11 +103,11 @@ inline void require_closed(std::string_view options, std::string_view field, dou
     invalid_option(options, field, value, "must be in [" + format_number(lo) + ", " + format_number(hi) + "]");
 }
 
-/// Throws unless params, grads, V's compile-time shape and (once it exists) the state all agree.
-/// Runs before anything is written, in every build type.
+/// The message of a failed check_shapes (below): which shapes disagree.
 template <class V>
-void check_shapes(std::string_view optimizer, Eigen::Index prows, Eigen::Index pcols, Eigen::Index grows,
-                  Eigen::Index gcols, bool has_state, Eigen::Index srows, Eigen::Index scols) {
+[[gnu::noinline, gnu::cold]] void report_shapes(std::string_view optimizer, Eigen::Index prows, Eigen::Index pcols,
+                                                Eigen::Index grows, Eigen::Index gcols, bool has_state,
+                                                Eigen::Index srows, Eigen::Index scols) {
   auto shape = [](Eigen::Index r, Eigen::Index c) { return std::to_string(r) + "x" + std::to_string(c); };
   auto fail = [&](const std::string& what) {
     throw std::invalid_argument("descent::" + std::string(optimizer) + "::step: params is " + shape(prows, pcols) +
@@ -124,6 +124,18 @@ void check_shapes(std::string_view optimizer, Eigen::Index prows, Eigen::Index p
     fail("the optimizer's state is " + shape(srows, scols) +
          " (call reset() before stepping parameters of another shape)");
   }
+}
+
+/// Throws unless params, grads, V's compile-time shape and (once it exists) the state all agree.
+/// Runs before anything is written, in every build type; the message is built out of line.
+template <class V>
+inline void check_shapes(std::string_view optimizer, Eigen::Index prows, Eigen::Index pcols, Eigen::Index grows,
+                         Eigen::Index gcols, bool has_state, Eigen::Index srows, Eigen::Index scols) {
+  constexpr Eigen::Index vr = V::RowsAtCompileTime;
+  constexpr Eigen::Index vc = V::ColsAtCompileTime;
+  const bool ok = prows == grows && pcols == gcols && (vr == Eigen::Dynamic || prows == vr) &&
+                  (vc == Eigen::Dynamic || pcols == vc) && (!has_state || (prows == srows && pcols == scols));
+  if (!ok) report_shapes<V>(optimizer, prows, pcols, grows, gcols, has_state, srows, scols);
 }
 
 /// Sizes a state array like the parameters and fills it. Allocates only for dynamic V, and only

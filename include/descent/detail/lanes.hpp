@@ -113,8 +113,12 @@ requires std::is_floating_point_v<S> EIGEN_STRONG_INLINE S max(S a, S b) {
 /// Runs `kernel(p, g, s...)` over `n` contiguous coefficients. `p` and each state array are
 /// read and written, `g` only read. Each is touched once per coefficient.
 template <class Scalar, std::size_t K, class Kernel, std::size_t... I>
-EIGEN_STRONG_INLINE void run_contiguous(Eigen::Index n, const Kernel& kernel, Scalar* p, const Scalar* g,
-                                        const std::array<Scalar*, K>& s, std::index_sequence<I...>) {
+EIGEN_STRONG_INLINE void run_contiguous(Eigen::Index n, const Kernel& kernel_ref, Scalar* p, const Scalar* g,
+                                        const std::array<Scalar*, K>& s_ref, std::index_sequence<I...>) {
+  // Local copies: Eigen's pstoreu writes through a may_alias type, after which GCC would have to
+  // reload the kernel's constants and the state pointers from memory on every packet.
+  const Kernel kernel = kernel_ref;
+  const std::array<Scalar*, K> s = s_ref;
   using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
   constexpr Eigen::Index width = Eigen::internal::unpacket_traits<Packet>::size;
   // The packet loop's end is computed up front: a loop condition of the form i + width <= n

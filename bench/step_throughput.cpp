@@ -1,0 +1,503 @@
+// Step throughput of every optimizer against a hand-written fused loop doing the same arithmetic.
+//
+// For each optimizer variant, scalar type (float, double) and size n (1e2 ... 1e7) three kinds of
+// benchmark are registered, in this order so that each pair lines up in the output:
+//   descent/<Variant>/<type>/<n>      opt.step(x, g) on Eigen::Matrix<T, Dynamic, 1>
+//   hand/<Variant>/<type>/<n>         one loop over raw T* __restrict pointers, same formula, same
+//                                     per-step constants computed in double per call
+//   eigen_naive/Adam/<type>/<n>       (Adam only) the same update as separate Eigen statements
+//                                     with a temporary, as a user would write it without fusing
+//
+// bytes_per_second counts the minimal memory traffic of one step (every array the formula reads
+// or writes, touched once), so it is the same figure for the three kinds and "GB/s" is an
+// effective bandwidth. ns_per_param is the time of one step divided by n, in nanoseconds (the
+// console prints it with a trailing "s", Google Benchmark's unit for inverted rates).
+//
+// Before any benchmark runs, main() steps every descent optimizer and its hand loop side by side
+// on the same data and stops if they disagree, so the hand loops really are the library's
+// arithmetic (to rounding: relative 1e-5 for float, 1e-12 for double; FMA contraction may differ).
+//
+// Values stay sane over millions of steps: gradients are random with 0.05 <= |g| <= 1 (no
+// denormals in g², no zero gradients letting AdamW's shrink decay params into denormals), lr is
+// small, and every benchmark checks afterwards that the parameters are still finite. Centered
+// RMSProp alternates g and -g between steps: with a constant gradient its variance estimate
+// v - ga² decays to rounding noise and goes negative (sqrt -> NaN).
+
+// GCC 12 reports its own AVX-512 intrinsics, which start from _mm512_undefined_*() on purpose, as
+// "may be used uninitialized" once they are inlined into a loop (-march=native -O3): a known false
+// positive of GCC 12 (google/highway#710). Plain Eigen code in this file triggers it (the naive
+// baseline's sqrt, maxCoeff in the agreement check). The warning is attributed to lines of
+// avx512fintrin.h, so it is silenced around the includes only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <benchmark/benchmark.h>
+
+#include <Eigen/Core>
+#include <descent/descent.hpp>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace {
+
+using Index = Eigen::Index;
+template <class T>
+using Vec = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+
+template <class T>
+constexpr std::string_view type_name() {
+  return std::is_same_v<T, float> ? "float" : "double";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data
+
+std::uint64_t splitmix64(std::uint64_t& s) {
+  std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+/// n values with random sign and lo <= |x| <= 1, deterministic in seed (cheap enough to refill
+/// 1e7 values every time Google Benchmark re-runs a benchmark function).
+template <class T>
+Vec<T> random_values(Index n, std::uint64_t seed, double lo) {
+  Vec<T> x(n);
+  for (Index i = 0; i < n; ++i) {
+    const std::uint64_t r = splitmix64(seed);
+    const double u = double(r >> 11) * 0x1.0p-53;  // [0, 1)
+    const double mag = lo + (1.0 - lo) * u;
+    x[i] = T((r & 1) ? -mag : mag);
+  }
+  return x;
+}
+
+constexpr double grad_floor = 0.05;
+
+/// The parameters and the gradient(s) of one benchmark.
+template <class T>
+struct Workload {
+  Vec<T> p, g, g_neg;
+  bool alternate;
+
+  Workload(Index n, bool alternate_sign)
+      : p(random_values<T>(n, 1, 0.0)), g(random_values<T>(n, 2, grad_floor)), alternate(alternate_sign) {
+    if (alternate) g_neg = -g;
+  }
+  /// The gradient of step k.
+  const Vec<T>& grad(std::uint64_t k) const { return alternate && (k & 1) ? g_neg : g; }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Hand-written fused loops: one pass, raw restrict pointers, the formula of the library's kernel
+// lambda written out per coefficient in the same order of operations. Not inlined, so that the
+// restrict guarantees hold for the whole loop whatever the caller looks like.
+
+template <class T>
+[[gnu::noinline]] void hand_gd(Index n, T* __restrict p, const T* __restrict g, T lr) {
+  for (Index i = 0; i < n; ++i) p[i] = p[i] - lr * g[i];
+}
+
+template <bool Start, bool Nesterov, class T>
+[[gnu::noinline]] void hand_sgd(Index n, T* __restrict p, const T* __restrict g, T* __restrict buf, T lr, T mu,
+                                T keep) {
+  for (Index i = 0; i < n; ++i) {
+    T gi = g[i];
+    T b;
+    if constexpr (Start)
+      b = gi;
+    else
+      b = mu * buf[i] + keep * gi;
+    buf[i] = b;
+    if constexpr (Nesterov)
+      gi = gi + mu * b;
+    else
+      gi = b;
+    p[i] = p[i] - lr * gi;
+  }
+}
+
+// The library's scalar max: NaN-propagating like torch.maximum.
+template <class T>
+inline T nan_max(T a, T b) {
+  if (a != a || b != b) return a + b;
+  return a < b ? b : a;
+}
+
+template <bool Decoupled, bool AmsGrad, class T>
+[[gnu::noinline]] void hand_adam(Index n, T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v,
+                                 T* __restrict vmax, T b1, T c1, T b2, T c2, T step_size, T bc2_sqrt, T eps, T shrink) {
+  for (Index i = 0; i < n; ++i) {
+    const T gi = g[i];
+    T pi = p[i];
+    if constexpr (Decoupled) pi = pi * shrink;
+    const T mi = b1 * m[i] + c1 * gi;
+    const T vi = b2 * v[i] + c2 * (gi * gi);
+    m[i] = mi;
+    v[i] = vi;
+    T denom_v = vi;
+    if constexpr (AmsGrad) {
+      denom_v = nan_max(vmax[i], vi);
+      vmax[i] = denom_v;
+    }
+    p[i] = pi - step_size * (mi / (std::sqrt(denom_v) / bc2_sqrt + eps));
+  }
+}
+
+template <class T>
+[[gnu::noinline]] void hand_adagrad(Index n, T* __restrict p, const T* __restrict g, T* __restrict sum, T clr, T eps) {
+  for (Index i = 0; i < n; ++i) {
+    const T gi = g[i];
+    const T s = sum[i] + gi * gi;
+    sum[i] = s;
+    p[i] = p[i] - clr * (gi / (std::sqrt(s) + eps));
+  }
+}
+
+template <bool Centered, bool Momentum, class T>
+[[gnu::noinline]] void hand_rmsprop(Index n, T* __restrict p, const T* __restrict g, T* __restrict v, T* __restrict ga,
+                                    T* __restrict buf, T lr, T a, T c, T eps, T mu) {
+  for (Index i = 0; i < n; ++i) {
+    const T gi = g[i];
+    const T vi = a * v[i] + c * (gi * gi);
+    v[i] = vi;
+    T avg;
+    if constexpr (Centered) {
+      const T gai = a * ga[i] + c * gi;
+      ga[i] = gai;
+      avg = std::sqrt(vi - gai * gai) + eps;
+    } else {
+      avg = std::sqrt(vi) + eps;
+    }
+    if constexpr (Momentum) {
+      const T b = mu * buf[i] + gi / avg;
+      buf[i] = b;
+      p[i] = p[i] - lr * b;
+    } else {
+      p[i] = p[i] - lr * (gi / avg);
+    }
+  }
+}
+
+/// A copy of `options` the compiler cannot see through, as in a program that reads its options at
+/// run time: neither descent's step nor a hand loop gets specialised on this file's constant
+/// option values (folding dampening = 0, i.e. keep = 1, out of SGD's formula, say).
+template <class Options>
+Options opaque(Options options) {
+  benchmark::DoNotOptimize(options);
+  return options;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The variants. Each one has: a name; the minimal number of arrays of n scalars a step reads plus
+// writes; whether the gradient alternates sign; the options, in the library's own options type;
+// make<T>(), the descent optimizer built from them; and Hand<T>, which keeps the same state and
+// computes the same per-step constants from the same option fields, in double, per call.
+
+struct GD {
+  static constexpr const char* name = "GD";
+  static constexpr int arrays = 3;  // read p, g; write p
+  static constexpr bool alternate = false;
+  static constexpr descent::GradientDescentOptions options{.lr = 1e-4};
+  template <class T>
+  static auto make() {
+    return descent::GradientDescent<Vec<T>>(opaque(options));
+  }
+  template <class T>
+  struct Hand {
+    explicit Hand(Index n) : size(n) {}
+    void step(T* p, const T* g) { hand_gd<T>(size, p, g, T(o.lr)); }
+    Index size;
+    descent::GradientDescentOptions o = opaque(options);
+  };
+};
+
+template <bool Nesterov>
+struct SGDMomentum {
+  static constexpr const char* name = Nesterov ? "SGD_nesterov" : "SGD_momentum";
+  static constexpr int arrays = 5;  // read p, g, buf; write p, buf
+  static constexpr bool alternate = false;
+  static constexpr descent::SGDOptions options{.lr = 1e-4, .momentum = 0.9, .nesterov = Nesterov};
+  template <class T>
+  static auto make() {
+    return descent::SGD<Vec<T>>(opaque(options));
+  }
+  template <class T>
+  struct Hand {
+    explicit Hand(Index n) : buf(Vec<T>::Zero(n)) {}
+    void step(T* p, const T* g) {
+      const auto lr = T(o.lr), mu = T(o.momentum), keep = T(1.0 - o.dampening);
+      if (!started) {  // the first step copies g into the buffer, as torch does
+        hand_sgd<true, Nesterov, T>(buf.size(), p, g, buf.data(), lr, mu, keep);
+        started = true;
+      } else {
+        hand_sgd<false, Nesterov, T>(buf.size(), p, g, buf.data(), lr, mu, keep);
+      }
+    }
+    Vec<T> buf;
+    bool started = false;
+    descent::SGDOptions o = opaque(options);
+  };
+};
+
+template <bool AmsGrad, bool W>
+struct AdamFamily {
+  static constexpr const char* name = W ? "AdamW" : (AmsGrad ? "Adam_amsgrad" : "Adam");
+  static constexpr int arrays = AmsGrad ? 9 : 7;  // read p, g, m, v (, vmax); write p, m, v (, vmax)
+  static constexpr bool alternate = false;
+  // AdamW: torch's defaults (weight_decay = 1e-2, decoupled).
+  using Options = std::conditional_t<W, descent::AdamWOptions, descent::AdamOptions>;
+  static constexpr Options options{.lr = 1e-4, .amsgrad = AmsGrad};
+  template <class T>
+  static auto make() {
+    if constexpr (W)
+      return descent::AdamW<Vec<T>>(opaque(options));
+    else
+      return descent::Adam<Vec<T>>(opaque(options));
+  }
+  template <class T>
+  struct Hand {
+    // Every array sized in its initializer: resizing one afterwards (setZero(n)) draws a false
+    // -Wuse-after-free from GCC 12 inside Eigen's aligned_free in SSE-only builds.
+    explicit Hand(Index n) : m(Vec<T>::Zero(n)), v(Vec<T>::Zero(n)), vmax(AmsGrad ? Vec<T>::Zero(n) : Vec<T>()) {}
+    void step(T* p, const T* g) {
+      ++t;
+      const double bc1 = 1.0 - std::pow(o.beta1, double(t));
+      const double bc2 = 1.0 - std::pow(o.beta2, double(t));
+      hand_adam<W, AmsGrad, T>(m.size(), p, g, m.data(), v.data(), vmax.data(), T(o.beta1), T(1.0 - o.beta1),
+                               T(o.beta2), T(1.0 - o.beta2), T(o.lr / bc1), T(std::sqrt(bc2)), T(o.eps),
+                               T(1.0 - o.lr * o.weight_decay));
+    }
+    Vec<T> m, v, vmax;
+    std::int64_t t = 0;
+    Options o = opaque(options);
+  };
+};
+
+struct Adagrad {
+  static constexpr const char* name = "Adagrad";
+  static constexpr int arrays = 5;  // read p, g, sum; write p, sum
+  static constexpr bool alternate = false;
+  static constexpr descent::AdagradOptions options{.lr = 1e-4};
+  template <class T>
+  static auto make() {
+    return descent::Adagrad<Vec<T>>(opaque(options));
+  }
+  template <class T>
+  struct Hand {
+    explicit Hand(Index n) : sum(Vec<T>::Constant(n, T(options.initial_accumulator_value))) {}
+    void step(T* p, const T* g) {
+      ++t;
+      const auto clr = T(o.lr / (1.0 + double(t - 1) * o.lr_decay));
+      hand_adagrad<T>(sum.size(), p, g, sum.data(), clr, T(o.eps));
+    }
+    Vec<T> sum;
+    std::int64_t t = 0;
+    descent::AdagradOptions o = opaque(options);
+  };
+};
+
+template <bool Centered, bool Momentum>
+struct RMSProp {
+  static constexpr const char* name = Centered ? (Momentum ? "RMSProp_centered_momentum" : "RMSProp_centered")
+                                               : (Momentum ? "RMSProp_momentum" : "RMSProp");
+  // read p, g, v (, ga) (, buf); write p, v (, ga) (, buf)
+  static constexpr int arrays = 5 + (Centered ? 2 : 0) + (Momentum ? 2 : 0);
+  static constexpr bool alternate = Centered;
+  static constexpr descent::RMSPropOptions options{.lr = 1e-4, .momentum = Momentum ? 0.9 : 0.0, .centered = Centered};
+  template <class T>
+  static auto make() {
+    return descent::RMSProp<Vec<T>>(opaque(options));
+  }
+  template <class T>
+  struct Hand {
+    explicit Hand(Index n)
+        : v(Vec<T>::Zero(n)), ga(Centered ? Vec<T>::Zero(n) : Vec<T>()), buf(Momentum ? Vec<T>::Zero(n) : Vec<T>()) {}
+    void step(T* p, const T* g) {
+      hand_rmsprop<Centered, Momentum, T>(v.size(), p, g, v.data(), ga.data(), buf.data(), T(o.lr), T(o.alpha),
+                                          T(1.0 - o.alpha), T(o.eps), T(o.momentum));
+    }
+    Vec<T> v, ga, buf;
+    descent::RMSPropOptions o = opaque(options);
+  };
+};
+
+/// Adam as separate Eigen statements, the way it is written without a fused kernel: descent::Adam's
+/// formula (except that Eigen's own sqrt() is an estimate refined by Newton steps under its default
+/// EIGEN_FAST_MATH), but four passes over memory (12 arrays of traffic instead of 7) and a
+/// temporary for the denominator, allocated every step.
+template <class T>
+struct NaiveAdam {
+  explicit NaiveAdam(Index n) : m(Vec<T>::Zero(n)), v(Vec<T>::Zero(n)) {}
+  void step(Vec<T>& p, const Vec<T>& g) {
+    ++t;
+    const double bc1 = 1.0 - std::pow(o.beta1, double(t));
+    const double bc2 = 1.0 - std::pow(o.beta2, double(t));
+    const auto step_size = T(o.lr / bc1), bc2_sqrt = T(std::sqrt(bc2)), eps = T(o.eps);
+    m = T(o.beta1) * m + T(1.0 - o.beta1) * g;
+    v = T(o.beta2) * v + T(1.0 - o.beta2) * g.cwiseAbs2();
+    const Vec<T> denom = (v.array().sqrt() / bc2_sqrt + eps).matrix();
+    p -= step_size * m.cwiseQuotient(denom);
+  }
+  Vec<T> m, v;
+  std::int64_t t = 0;
+  descent::AdamOptions o = opaque(AdamFamily<false, false>::options);
+};
+
+// ---------------------------------------------------------------------------------------------
+// Benchmark bodies
+
+template <class T>
+void finish(benchmark::State& state, Index n, int arrays, const Vec<T>& p) {
+  if (!p.allFinite()) state.SkipWithError("parameters became non-finite");
+  state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(n) * arrays * std::int64_t(sizeof(T)));
+  // Counter value n·1e-9, as an iteration-invariant rate, inverted: seconds / (iterations · n · 1e-9)
+  // = nanoseconds per parameter.
+  state.counters["ns_per_param"] =
+      benchmark::Counter(double(n) * 1e-9, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+template <class Case, class T>
+void bench_descent(benchmark::State& state) {
+  const Index n = state.range(0);
+  Workload<T> w(n, Case::alternate);
+  auto opt = Case::template make<T>();
+  opt.step(w.p, w.grad(0));  // the first step allocates and fills the state: not timed
+  std::uint64_t k = 1;
+  for (auto _ : state) {
+    opt.step(w.p, w.grad(k++));
+    benchmark::DoNotOptimize(w.p.data());
+    benchmark::ClobberMemory();
+  }
+  finish<T>(state, n, Case::arrays, w.p);
+}
+
+template <class Case, class T>
+void bench_hand(benchmark::State& state) {
+  const Index n = state.range(0);
+  Workload<T> w(n, Case::alternate);
+  typename Case::template Hand<T> opt(n);
+  opt.step(w.p.data(), w.grad(0).data());
+  std::uint64_t k = 1;
+  for (auto _ : state) {
+    opt.step(w.p.data(), w.grad(k++).data());
+    benchmark::DoNotOptimize(w.p.data());
+    benchmark::ClobberMemory();
+  }
+  finish<T>(state, n, Case::arrays, w.p);
+}
+
+template <class T>
+void bench_naive_adam(benchmark::State& state) {
+  const Index n = state.range(0);
+  Workload<T> w(n, false);
+  NaiveAdam<T> opt(n);
+  opt.step(w.p, w.grad(0));
+  std::uint64_t k = 1;
+  for (auto _ : state) {
+    opt.step(w.p, w.grad(k++));
+    benchmark::DoNotOptimize(w.p.data());
+    benchmark::ClobberMemory();
+  }
+  finish<T>(state, n, AdamFamily<false, false>::arrays, w.p);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registration and the agreement check
+
+constexpr Index sizes[] = {100, 1'000, 10'000, 100'000, 1'000'000, 10'000'000};
+
+benchmark::TimeUnit unit_for(Index n) {
+  if (n <= 10'000) return benchmark::kNanosecond;
+  if (n <= 1'000'000) return benchmark::kMicrosecond;
+  return benchmark::kMillisecond;
+}
+
+/// Size, time unit, and a "min" statistic next to mean/median/stddev when run with repetitions:
+/// on a shared machine interference only ever adds time, so the minimum is the steadiest figure.
+void configure(benchmark::internal::Benchmark* b, Index n) {
+  b->Arg(n)->Unit(unit_for(n))->ComputeStatistics("min", [](const std::vector<double>& v) {
+    return *std::min_element(v.begin(), v.end());
+  });
+}
+
+template <class Case, class T>
+void register_case() {
+  const std::string suffix = std::string("/") + Case::name + "/" + std::string(type_name<T>());
+  for (const Index n : sizes) {
+    configure(benchmark::RegisterBenchmark(("descent" + suffix).c_str(), bench_descent<Case, T>), n);
+    configure(benchmark::RegisterBenchmark(("hand" + suffix).c_str(), bench_hand<Case, T>), n);
+    if constexpr (std::is_same_v<Case, AdamFamily<false, false>>)
+      configure(benchmark::RegisterBenchmark(("eigen_naive" + suffix).c_str(), bench_naive_adam<T>), n);
+  }
+}
+
+/// Steps descent and the hand loop side by side from params = 0 (so p is the accumulated update
+/// and a relative comparison is meaningful) with a different gradient each step, on a size with
+/// a scalar tail. Returns false and reports if they disagree.
+template <class Case, class T>
+bool agrees() {
+  constexpr Index n = 1'003;
+  const double rtol = std::is_same_v<T, float> ? 1e-5 : 1e-12;
+  Vec<T> pd = Vec<T>::Zero(n), ph = Vec<T>::Zero(n);
+  auto opt = Case::template make<T>();
+  typename Case::template Hand<T> hand(n);
+  for (int k = 0; k < 10; ++k) {
+    const Vec<T> g = random_values<T>(n, 100 + k, grad_floor);
+    opt.step(pd, g);
+    hand.step(ph.data(), g.data());
+  }
+  const double scale = double(ph.cwiseAbs().maxCoeff());
+  const double diff = double((pd - ph).cwiseAbs().maxCoeff());
+  if (!(scale > 0.0) || !(diff <= rtol * scale)) {
+    std::fprintf(stderr, "hand loop disagrees with descent: %s/%s max |diff| = %g, max |p| = %g\n", Case::name,
+                 std::string(type_name<T>()).c_str(), diff, scale);
+    return false;
+  }
+  return true;
+}
+
+template <class Case>
+bool register_and_check() {
+  register_case<Case, float>();
+  register_case<Case, double>();
+  const bool f = agrees<Case, float>();
+  const bool d = agrees<Case, double>();
+  return f && d;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool ok = true;
+  ok &= register_and_check<GD>();
+  ok &= register_and_check<SGDMomentum<false>>();
+  ok &= register_and_check<SGDMomentum<true>>();
+  ok &= register_and_check<AdamFamily<false, false>>();
+  ok &= register_and_check<AdamFamily<true, false>>();
+  ok &= register_and_check<AdamFamily<false, true>>();
+  ok &= register_and_check<Adagrad>();
+  ok &= register_and_check<RMSProp<false, false>>();
+  ok &= register_and_check<RMSProp<true, false>>();
+  ok &= register_and_check<RMSProp<false, true>>();
+  ok &= register_and_check<RMSProp<true, true>>();
+  if (!ok) return 1;
+
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

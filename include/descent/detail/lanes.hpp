@@ -110,24 +110,19 @@ requires std::is_floating_point_v<S> EIGEN_STRONG_INLINE S max(S a, S b) {
   return a < b ? b : a;
 }
 
-/// Runs `kernel(p, g, s...)` over `n` contiguous coefficients. `p` and each state array are
-/// read and written, `g` only read. Each is touched once per coefficient.
-template <class Scalar, std::size_t K, class Kernel, std::size_t... I>
-EIGEN_STRONG_INLINE void run_contiguous(Eigen::Index n, const Kernel& kernel_ref, Scalar* p, const Scalar* g,
-                                        const std::array<Scalar*, K>& s_ref, std::index_sequence<I...>) {
-  // Local copies: Eigen's pstoreu writes through a may_alias type, after which GCC would have to
-  // reload the kernel's constants and the state pointers from memory on every packet.
-  const Kernel kernel = kernel_ref;
-  const std::array<Scalar*, K> s = s_ref;
-  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
+/// Runs `kernel` on packets of type Packet from coefficient i while whole packets fit, then on
+/// packets of half the width (AVX-512 → AVX → SSE), so that at most a few coefficients are left
+/// for the scalar loop. Returns the first coefficient not done.
+template <class Packet, class Scalar, std::size_t K, class Kernel, std::size_t... I>
+EIGEN_STRONG_INLINE Eigen::Index run_packets(Eigen::Index i, Eigen::Index n, const Kernel& kernel, Scalar* p,
+                                             const Scalar* g, const std::array<Scalar*, K>& s,
+                                             std::index_sequence<I...> seq) {
   constexpr Eigen::Index width = Eigen::internal::unpacket_traits<Packet>::size;
-  // The packet loop's end is computed up front: a loop condition of the form i + width <= n
-  // makes GCC warn (-Waggressive-loop-optimizations) about the tail loop of fixed-size objects.
-  constexpr bool vectorized = width > 1 && !std::is_same_v<Packet, Scalar>;
-  const Eigen::Index packet_end = vectorized ? n - n % width : 0;
-  Eigen::Index i = 0;
-  if constexpr (vectorized) {
-    for (; i < packet_end; i += width) {
+  if constexpr (width > 1 && !std::is_same_v<Packet, Scalar>) {
+    // The end is computed up front: a loop condition of the form i + width <= n makes GCC warn
+    // (-Waggressive-loop-optimizations) about the tail loop of fixed-size objects.
+    const Eigen::Index end = i + (n - i) / width * width;
+    for (; i < end; i += width) {
       Lane<Packet> pl{Eigen::internal::ploadu<Packet>(p + i)};
       const Lane<Packet> gl{Eigen::internal::ploadu<Packet>(g + i)};
       std::array<Lane<Packet>, K> sl{Lane<Packet>{Eigen::internal::ploadu<Packet>(s[I] + i)}...};
@@ -135,7 +130,23 @@ EIGEN_STRONG_INLINE void run_contiguous(Eigen::Index n, const Kernel& kernel_ref
       Eigen::internal::pstoreu(p + i, pl.v);
       (Eigen::internal::pstoreu(s[I] + i, sl[I].v), ...);
     }
+    using Half = typename Eigen::internal::unpacket_traits<Packet>::half;
+    if constexpr (!std::is_same_v<Half, Packet>) i = run_packets<Half, Scalar, K>(i, n, kernel, p, g, s, seq);
   }
+  return i;
+}
+
+/// Runs `kernel(p, g, s...)` over `n` contiguous coefficients. `p` and each state array are
+/// read and written, `g` only read. Each is touched once per coefficient.
+template <class Scalar, std::size_t K, class Kernel, std::size_t... I>
+EIGEN_STRONG_INLINE void run_contiguous(Eigen::Index n, const Kernel& kernel_ref, Scalar* p, const Scalar* g,
+                                        const std::array<Scalar*, K>& s_ref, std::index_sequence<I...> seq) {
+  // Local copies: Eigen's pstoreu writes through a may_alias type, after which GCC would have to
+  // reload the kernel's constants and the state pointers from memory on every packet.
+  const Kernel kernel = kernel_ref;
+  const std::array<Scalar*, K> s = s_ref;
+  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
+  Eigen::Index i = run_packets<Packet, Scalar, K>(0, n, kernel, p, g, s, seq);
   for (; i < n; ++i) kernel(p[i], g[i], s[I][i]...);
 }
 

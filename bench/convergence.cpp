@@ -13,14 +13,17 @@
 //                                                                         train, batch 256, 5 epochs
 //
 // Target: f* + 1e-3 · (f(x₀) − f*), i.e. the initial suboptimality cut by 1000 (by 10⁶ for
-// Rosenbrock, whose loss is still 0.2 at a thousandth of f(x₀), far along the valley). f* is exact where
+// Rosenbrock, whose loss is still 0.2 at a thousandth of f(x₀), far along the valley; by 100 for
+// the three minibatch problems, where a constant learning rate leaves a noise floor). f* is exact where
 // known (Rosenbrock 0, the quadratic's A⁻¹b, the least-squares closed form) and otherwise the loss
 // at a Newton minimizer computed once at start-up (exact Hessians: logistic X·diag(p(1−p))·Xᵀ/m + l2;
 // softmax by finite differences of the analytic gradient). In train the loss is judged on the full
 // training set at every epoch end.
 //
 // Learning rate: for each optimizer the grid kGrid = {1e-4, 1e-3, 1e-2, 0.1, 1, 10}; rule: the value
-// that reaches the target in the fewest iterations (epochs); if none does, the lowest final loss.
+// that reaches the target in the fewest iterations (epochs) and is still below it at the end of the
+// budget (a rate that touches the target and then diverges does not count); if none does, the
+// lowest final loss.
 // Optimizers run with their torch defaults otherwise (momentum 0.9 for the SGD variants), so AdamW
 // decays its weights by its default 1e-2 and converges to a different point than f*'s. The grid search runs once per
 // (problem, optimizer) before timing; the timed benchmark then runs the chosen learning rate. Everything is seeded:
@@ -115,12 +118,13 @@ struct Outcome {
   std::int64_t to_target = -1;  // iterations (minimize) or epochs (train); -1: not reached
   double seconds_to_target = std::numeric_limits<double>::quiet_NaN();
   double final_loss = std::numeric_limits<double>::infinity();
+  bool stayed = false;  // reached the target and still below it at the end of the budget
 };
 
 // Outcomes rank by the rule in the header: reached the target sooner, else a lower final loss.
 bool better(const Outcome& a, const Outcome& b) {
-  if ((a.to_target >= 0) != (b.to_target >= 0)) return a.to_target >= 0;
-  if (a.to_target >= 0) return a.to_target < b.to_target;
+  if (a.stayed != b.stayed) return a.stayed;
+  if (a.stayed) return a.to_target < b.to_target;
   return a.final_loss < b.final_loss;
 }
 
@@ -175,6 +179,7 @@ Outcome run(F& f, const Setup& s, O optimizer) {
       out.final_loss = r.reason == descent::StopReason::NonFinite ? std::numeric_limits<double>::infinity() : last;
     }
   }
+  out.stayed = out.to_target >= 0 && out.final_loss <= s.target;
   return out;
 }
 
@@ -252,7 +257,7 @@ void register_all() {
     using LR = problems::LogisticRegression<double>;
     auto f = std::make_shared<LR>(LR::from_rows(X, y, {.l2 = 1e-3}));
     const V star = newton(*f, V::Zero(f->dimension()), [&](const V& x) { return logistic_hessian(*f, x); });
-    register_problem(f, make_setup("logistic", *f, V::Zero(f->dimension()), loss_at(*f, star), 50, 32));
+    register_problem(f, make_setup("logistic", *f, V::Zero(f->dimension()), loss_at(*f, star), 50, 32, 1e-2));
   }
   {
     auto [X, y] = ex::split_features_labels(ex::read_csv(data_path("digits.csv")));
@@ -260,7 +265,7 @@ void register_all() {
     using SR = problems::SoftmaxRegression<double>;
     auto f = std::make_shared<SR>(SR::from_rows(X, y.cast<int>(), 10, {.l2 = 1e-3}));
     const V star = newton(*f, V::Zero(f->dimension()), [&](const V& x) { return finite_difference_hessian(*f, x); });
-    register_problem(f, make_setup("softmax", *f, V::Zero(f->dimension()), loss_at(*f, star), 30, 64));
+    register_problem(f, make_setup("softmax", *f, V::Zero(f->dimension()), loss_at(*f, star), 30, 64, 1e-2));
   }
   {
     constexpr Eigen::Index d = 100, n = 100000;
@@ -275,7 +280,7 @@ void register_all() {
     using LR = problems::LogisticRegression<double>;
     auto f = std::make_shared<LR>(std::move(X), std::move(y), LR::Options{.l2 = 1e-4});
     const V star = newton(*f, V::Zero(f->dimension()), [&](const V& x) { return logistic_hessian(*f, x); });
-    register_problem(f, make_setup("logistic_100k", *f, V::Zero(f->dimension()), loss_at(*f, star), 5, 256));
+    register_problem(f, make_setup("logistic_100k", *f, V::Zero(f->dimension()), loss_at(*f, star), 5, 256, 1e-2));
   }
 }
 

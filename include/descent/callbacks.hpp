@@ -2,13 +2,16 @@
 // Callbacks for minimize and train: the progress view they receive, the contract they meet, and
 // the ready-made ones (ProgressBar, History, EarlyStopping, KeepBest, PrintEvery).
 //
-// A callback is anything callable as `cb(progress)` with a `const descent::Progress<X>&`,
-// returning void or something convertible to bool (false stops the run, reported as
-// StopReason::Callback). Drivers call it after every optimizer step and, in train, once more at
+// A callback is anything callable as `cb(progress)` with a `const descent::Progress<V>&`, V the
+// plain type of the parameters (VectorXd whether x is a VectorXd, a Map<VectorXd> or a
+// Ref<VectorXd>), returning void or something convertible to bool (false stops the run, reported
+// as StopReason::Callback). Drivers call it after every optimizer step and, in train, once more at
 // the end of every epoch (progress.end_of_epoch). A callback may also have a member
 // `on_end(x, report)`, called once when the run ends with the parameters (writable) and the
 // report; if it changes the parameters it returns true, and minimize then re-evaluates the loss
-// it reports (EarlyStopping restores the best parameters that way). Callbacks are held by reference.
+// it reports (EarlyStopping restores the best parameters that way). A member `on_abort()` is
+// called instead when the run ends by an exception (from the objective or a callback), so that a
+// callback is ready for the next run. Callbacks are held by reference.
 
 #include <Eigen/Core>
 #include <chrono>
@@ -37,8 +40,9 @@
 
 namespace descent {
 
-/// What a callback sees: a read-only view of the run, valid during the call only.
-template <class X>
+/// What a callback sees: a read-only view of the run, valid during the call only. V is the plain
+/// type of the parameters, whatever holds them.
+template <class V>
 struct Progress {
   /// Optimizer steps taken so far (1 at the first call).
   std::int64_t iteration;
@@ -49,8 +53,9 @@ struct Progress {
   double loss;
   /// minimize: ‖∇f(params)‖₂. train: NaN (unknown).
   double gradient_norm;
-  /// The parameters after the step.
-  const X& params;
+  /// The parameters after the step: a read-only view of the driver's x (no copy), usable wherever
+  /// a `const V&` is (a function taking `const V&` receives a copy) or an Eigen expression is.
+  const Eigen::Ref<const V>& params;
   /// True for train's extra call at the end of an epoch.
   bool end_of_epoch;
   /// The run's stopping criteria (for progress bars that show how far along a run is).
@@ -59,12 +64,11 @@ struct Progress {
   bool stochastic;
 };
 
-/// `C` can be handed to a driver whose parameters have type `X`.
-template <class C, class X>
-concept Callback = std::invocable < C&,
-        const Progress<X>
-& > &&(std::is_void_v<std::invoke_result_t<C&, const Progress<X>&>> ||
-       std::convertible_to<std::invoke_result_t<C&, const Progress<X>&>, bool>);
+/// `C` can be handed to a driver whose parameters have the plain type `V`.
+template <class C, class V>
+concept Callback = std::invocable<C&, const Progress<V>&> &&
+                   (std::is_void_v<std::invoke_result_t<C&, const Progress<V>&>> ||
+                    std::convertible_to<std::invoke_result_t<C&, const Progress<V>&>, bool>);
 
 namespace detail {
 
@@ -92,6 +96,11 @@ concept HasOnEnd = requires(C& c, X& x, const Report& r) {
   c.on_end(x, r);
 };
 
+template <class C>
+concept HasOnAbort = requires(C& c) {
+  c.on_abort();
+};
+
 inline double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -115,6 +124,14 @@ struct ProgressBarOptions {
   double line_interval = 5.0;
   /// Text in front of every line, e.g. the optimizer's name. Default empty.
   std::string label = {};
+
+  /// Throws std::invalid_argument unless both intervals are finite and >= 0.
+  void validate() const {
+    if (!(redraw_interval >= 0.0) || std::isinf(redraw_interval))
+      detail::invalid_option("ProgressBarOptions", "redraw_interval", redraw_interval, "must be a finite number >= 0");
+    if (!(line_interval >= 0.0) || std::isinf(line_interval))
+      detail::invalid_option("ProgressBarOptions", "line_interval", line_interval, "must be a finite number >= 0");
+  }
 };
 
 /// Shows progress on stderr: iteration (or epoch), loss, steps per second, and the remaining time
@@ -124,7 +141,9 @@ class ProgressBar {
  public:
   ProgressBar() : ProgressBar(ProgressBarOptions{}) {}
   explicit ProgressBar(ProgressBarOptions options, std::FILE* stream = stderr)
-      : options_(std::move(options)), stream_(stream), terminal_(detail::is_terminal(stream)) {}
+      : options_(std::move(options)), stream_(stream), terminal_(detail::is_terminal(stream)) {
+    options_.validate();
+  }
 
   template <class X>
   void operator()(const Progress<X>& p) {
@@ -145,6 +164,15 @@ class ProgressBar {
   template <class X>
   void on_end(const X&, const Report& r) {
     draw(r.iterations, r.epochs, r.loss, r.gradient_norm, stop_, r.seconds, to_string(r.reason));
+    started_ = false;
+  }
+
+  /// The run ended by an exception: end the line being redrawn; the next run starts afresh.
+  void on_abort() {
+    if (started_ && terminal_) {
+      std::fputs(" [aborted by an exception]\n", stream_);
+      std::fflush(stream_);
+    }
     started_ = false;
   }
 
@@ -201,7 +229,9 @@ class ProgressBar {
   StopCriteria stop_{};
 };
 
-/// Records the loss after every step and at the end of every epoch, with the elapsed time.
+/// Records the loss after every step and at the end of every epoch, with the elapsed time since
+/// the start of the run. Successive runs append to the same lists (clear() empties them); memory
+/// grows with the steps actually taken, never with a limit such as max_iterations.
 class History {
  public:
   struct Entry {
@@ -217,7 +247,6 @@ class History {
     if (!started_) {
       started_ = true;
       start_ = std::chrono::steady_clock::now();
-      if (p.stop.max_iterations > 0 && steps_.empty()) steps_.reserve(std::size_t(p.stop.max_iterations));
     }
     const Entry e{p.iteration, p.epoch, p.loss, p.gradient_norm, detail::seconds_since(start_)};
     (p.end_of_epoch ? epochs_ : steps_).push_back(e);
@@ -227,6 +256,7 @@ class History {
   void on_end(const X&, const Report&) {
     started_ = false;
   }
+  void on_abort() { started_ = false; }
 
   /// One entry per optimizer step.
   const std::vector<Entry>& steps() const { return steps_; }
@@ -268,12 +298,20 @@ struct EarlyStoppingOptions {
   /// minimize (no epochs): check every `interval` iterations. train: check at every epoch end.
   /// Default 1.
   std::int64_t interval = 1;
-  /// Put the best parameters seen back into x when early stopping ends the run. Default true.
+  /// Put the best parameters seen back into x when the run ends, whatever ended it (early stopping,
+  /// max_epochs, a time limit, another callback, NonFinite). Default true.
   bool restore_best = true;
 };
 
 /// Stops a run when a validation loss stops improving, and restores the parameters at which it was
-/// best. `validation(params)` returns the validation loss (it is evaluated at every check).
+/// best. `validation(params)` returns the validation loss (it is evaluated at every check). A NaN
+/// or infinite validation loss is never taken as the best; it counts as a check without
+/// improvement.
+///
+/// With restore_best, the best parameters go back into x at the end of every run, not only of a
+/// run it stopped itself. One object can serve several runs: what it recorded (best_loss(),
+/// stopped(), validation_history(), ...) stays readable after a run and is cleared when the next
+/// run makes its first check, or by reset().
 template <class V, class Validation>
 class EarlyStopping {
  public:
@@ -290,9 +328,13 @@ class EarlyStopping {
   template <class X>
   bool operator()(const Progress<X>& p) {
     if (p.stochastic ? !p.end_of_epoch : (p.iteration % options_.interval != 0)) return true;
+    if (!running_) {
+      reset();
+      running_ = true;
+    }
     const double loss = double(validation_(p.params));
     history_.push_back(loss);
-    if (!has_best_ || loss < best_loss_ - options_.min_delta) {
+    if (std::isfinite(loss) && (!has_best_ || loss < best_loss_ - options_.min_delta)) {
       has_best_ = true;
       best_loss_ = loss;
       best_ = p.params;
@@ -308,12 +350,26 @@ class EarlyStopping {
     return true;
   }
 
-  /// Restores the best parameters if early stopping ended the run; returns whether it did.
+  /// Restores the best parameters (with restore_best, once a finite validation loss was seen);
+  /// returns whether it did.
   template <class X>
   bool on_end(X& x, const Report&) {
-    if (!(stopped_ && options_.restore_best && has_best_)) return false;
+    running_ = false;
+    if (!(options_.restore_best && has_best_)) return false;
     x = best_;
     return true;
+  }
+
+  /// The run ended by an exception: x is left where the driver put it (see the drivers' docs).
+  void on_abort() { running_ = false; }
+
+  /// Forgets everything recorded: the next check starts a new search for the best.
+  void reset() {
+    has_best_ = false;
+    stopped_ = false;
+    best_loss_ = std::numeric_limits<double>::infinity();
+    best_iteration_ = best_epoch_ = since_best_ = 0;
+    history_.clear();
   }
 
   /// Whether early stopping ended the run.
@@ -330,7 +386,7 @@ class EarlyStopping {
   Validation validation_;
   EarlyStoppingOptions options_;
   V best_{};
-  bool has_best_ = false, stopped_ = false;
+  bool has_best_ = false, stopped_ = false, running_ = false;
   double best_loss_ = std::numeric_limits<double>::infinity();
   std::int64_t best_iteration_ = 0, best_epoch_ = 0, since_best_ = 0;
   std::vector<double> history_;
@@ -360,6 +416,11 @@ class KeepBest {
   }
 
   bool empty() const { return !std::isfinite(best_loss_); }
+  /// Forgets the best parameters seen (KeepBest otherwise keeps the best over all runs it sees).
+  void reset() {
+    best_loss_ = std::numeric_limits<double>::infinity();
+    best_iteration_ = 0;
+  }
   double best_loss() const { return best_loss_; }
   std::int64_t best_iteration() const { return best_iteration_; }
   const V& best_params() const { return best_; }

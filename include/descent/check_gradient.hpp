@@ -104,6 +104,14 @@ GradientCheck<typename V::Scalar> check_gradient(V& x, const GradientCheckOption
     const double h = base_step * std::max(1.0, std::abs(double(xi)));
     const auto plus = Scalar(double(xi) + h);
     const auto minus = Scalar(double(xi) - h);
+    // A step that rounds away in Scalar would divide 0 by 0 and report an exact gradient as
+    // infinitely wrong: refuse it instead.
+    if (!(double(plus) > double(minus))) {
+      std::string requirement = "is too small for coordinate " + std::to_string(i) + " (x = " +
+                                format_number(double(xi)) + "): x ± step·max(1, |x|) rounds to x in ";
+      requirement.append(scalar_name<Scalar>());
+      invalid_option("GradientCheckOptions", "step", base_step, requirement);
+    }
     x.coeffRef(i) = plus;
     const auto f_plus = double(eval(std::as_const(x), grad));
     x.coeffRef(i) = minus;
@@ -138,7 +146,8 @@ GradientCheck<typename V::Scalar> check_gradient(V& x, const GradientCheckOption
 
 /// Compares the gradient an Objective writes at `x` with central finite differences (see
 /// GradientCheckOptions): 2·x.size() + 1 calls of `f(x, grad)`, each with an x of x's plain type
-/// (a copy: the caller's `x` is never modified). Throws std::invalid_argument on invalid options.
+/// (a copy: the caller's `x` is never modified). Throws std::invalid_argument on invalid options
+/// and on a step so small that a perturbed coordinate rounds back to x's value.
 ///
 ///     auto check = descent::check_gradient(f, x);
 ///     assert(check.max_relative_error < 1e-6);  // in double; in float, norm_relative_error < 1e-3

@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
+#include <utility>
 
 #include "descent/callbacks.hpp"
 #include "descent/detail/driver.hpp"
@@ -21,71 +23,96 @@ namespace descent {
 /// Each iteration evaluates f and its gradient at x, checks the criteria, and steps; the loss and
 /// gradient norm passed to callbacks and reported are those at the new parameters. If the loss or
 /// the gradient is NaN or infinite, or a step produces a non-finite parameter, the run stops with
-/// StopReason::NonFinite and x is put back to the last iterate where everything was finite (the
-/// optimizer's state keeps that last step: reset() it before continuing). The gradient buffer and
-/// that backup are allocated once per run (never for fixed-size V).
+/// StopReason::NonFinite, `report.message` says which value, and x is put back to the last
+/// iterate where everything was finite (the optimizer's state keeps that last step: reset() it
+/// before continuing). The gradient buffer starts as NaN, so an objective that does not write
+/// every coefficient stops the run that way; one that resizes it throws std::invalid_argument.
+///
+/// If the objective or a callback throws, the exception propagates with x at the last point where
+/// the objective returned (a step whose new point could not be evaluated is undone), no on_end is
+/// called, and callbacks with an on_abort() member are told. The gradient buffer and the backup
+/// of x are allocated once per run (never for fixed-size V).
 template <class F, detail::DriverParams X, class O, class... C>
 requires Objective<std::remove_reference_t<F>, detail::params_vector_t<X>> &&
     Optimizer<std::remove_cvref_t<O>, detail::params_vector_t<X>> &&
-    (Callback<std::remove_reference_t<C>, detail::plain_t<X>>&&...)Report
-    minimize(F&& f, X&& x, O&& optimizer, const StopCriteria& stop = {}, C&&... callbacks) {
+    (Callback<std::remove_reference_t<C>, detail::params_vector_t<X>>&&...)
+Report minimize(F&& f, X&& x, O&& optimizer, const StopCriteria& stop = {}, C&&... callbacks) {
   using V = detail::params_vector_t<X>;
-  using PX = detail::plain_t<X>;
-  stop.validate();
-  if (stop.max_iterations == 0 && stop.gradient_tolerance == 0 && stop.loss_tolerance == 0 && stop.time_limit == 0)
+  const StopCriteria criteria = stop.resolved<typename V::Scalar>(false);
+  if (criteria.max_iterations == 0 && criteria.gradient_tolerance == 0 && criteria.loss_tolerance == 0 &&
+      criteria.time_limit == 0)
     throw std::invalid_argument(
         "descent::minimize: every stopping criterion is off (max_iterations, gradient_tolerance, loss_tolerance "
         "and time_limit are 0)");
 
   const auto start = std::chrono::steady_clock::now();
-  V grad(x.rows(), x.cols());
-  V previous(x.rows(), x.cols());
+  const Eigen::Index rows = x.rows(), cols = x.cols();
+  V grad = detail::nan_buffer<V>(rows, cols);
+  V previous(rows, cols);
   double loss = 0.0, gnorm = 0.0;
   auto evaluate = [&] {
-    loss = double(f(x, grad));
+    loss = double(f(std::as_const(x), grad));
+    detail::check_gradient_shape("minimize", grad, rows, cols);
     gnorm = detail::gradient_norm(grad);
     return std::isfinite(loss) && std::isfinite(gnorm);
   };
 
   Report report;
-  if (!evaluate()) {
-    report.reason = StopReason::NonFinite;
-  } else {
-    for (;;) {
-      if (stop.gradient_tolerance > 0 && gnorm <= stop.gradient_tolerance) {
-        report.reason = StopReason::GradientTolerance;
-        break;
-      }
-      if (stop.max_iterations > 0 && report.iterations >= stop.max_iterations) {
-        report.reason = StopReason::MaxIterations;
-        break;
-      }
-      if (stop.time_limit > 0 && detail::seconds_since(start) >= stop.time_limit) {
-        report.reason = StopReason::TimeLimit;
-        break;
-      }
-      previous = x;
-      optimizer.step(x, grad);
-      ++report.iterations;
-      const double previous_loss = loss, previous_gnorm = gnorm;
-      if (!x.allFinite() || !evaluate()) {
-        x = previous;
-        loss = previous_loss;
-        gnorm = previous_gnorm;
-        report.reason = StopReason::NonFinite;
-        break;
-      }
-      const PX& params = x;
-      if (!detail::notify_all(Progress<PX>{report.iterations, 0, loss, gnorm, params, false, stop, false},
-                              callbacks...)) {
-        report.reason = StopReason::Callback;
-        break;
-      }
-      if (detail::loss_converged(previous_loss, loss, stop.loss_tolerance)) {
-        report.reason = StopReason::LossTolerance;
-        break;
+  bool stepped = false;  // x is one step past the last point the objective returned at
+  try {
+    if (!evaluate()) {
+      report.reason = StopReason::NonFinite;
+      report.message = detail::nonfinite_message(loss, grad, 0, true);
+    } else {
+      for (;;) {
+        if (criteria.gradient_tolerance > 0 && gnorm <= criteria.gradient_tolerance) {
+          report.reason = StopReason::GradientTolerance;
+          break;
+        }
+        if (criteria.max_iterations > 0 && report.iterations >= criteria.max_iterations) {
+          report.reason = StopReason::MaxIterations;
+          if (criteria.gradient_tolerance > 0 && (previous.array() == x.array()).all()) {
+            report.message = "gradient_tolerance " + detail::format_number(criteria.gradient_tolerance) +
+                             " was not reached and the last step left x unchanged: the steps are below " +
+                             detail::scalar_name<typename V::Scalar>() +
+                             "'s resolution, so the tolerance is probably out of reach";
+          }
+          break;
+        }
+        if (criteria.time_limit > 0 && detail::seconds_since(start) >= criteria.time_limit) {
+          report.reason = StopReason::TimeLimit;
+          break;
+        }
+        const double previous_loss = loss, previous_gnorm = gnorm;
+        const bool finite_step = detail::guarded_step(x, previous, optimizer, grad);
+        ++report.iterations;
+        stepped = finite_step;
+        if (!finite_step || !evaluate()) {
+          report.message = finite_step ? detail::nonfinite_message(loss, grad, report.iterations, false)
+                                       : "the step made a parameter non-finite at step " +
+                                             std::to_string(report.iterations) + " (undone)";
+          if (finite_step) x = previous;
+          stepped = false;
+          loss = previous_loss;
+          gnorm = previous_gnorm;
+          report.reason = StopReason::NonFinite;
+          break;
+        }
+        stepped = false;
+        if (!detail::notify_with<V>(x, report.iterations, 0, loss, gnorm, false, criteria, false, callbacks...)) {
+          report.reason = StopReason::Callback;
+          break;
+        }
+        if (detail::loss_converged(previous_loss, loss, criteria.loss_tolerance)) {
+          report.reason = StopReason::LossTolerance;
+          break;
+        }
       }
     }
+  } catch (...) {
+    if (stepped) x = previous;
+    detail::abort_callbacks(callbacks...);
+    throw;
   }
   report.loss = loss;
   report.gradient_norm = gnorm;

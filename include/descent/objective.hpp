@@ -17,17 +17,21 @@ using Batch = std::span<const Eigen::Index>;
 /// and `grad` a `V&` already sized like `x`, returns the loss at `x` (convertible to V's scalar)
 /// and writes the gradient into `grad`. One call computes both, so they can share their work.
 ///
+/// The gradient must be writable: a functor that takes it by value or by const reference (so
+/// that it would also accept a temporary) cannot hand a gradient back and does not fit. Take it
+/// as `V&`, `auto&` or `Eigen::Ref<V>`.
+///
 /// The drivers hold the functor by reference (never copy it) and call it with the very `x` they
 /// were given. When that is an `Eigen::Map<V>`, a functor taking `const V&` gets a converted copy
 /// at every call; write it as a template (`const auto& x`) or take `const Eigen::Ref<const V>&`.
 template <class F, class V>
 concept Objective = requires(F& f, const V& x, V& grad) {
   { f(x, grad) } -> std::convertible_to<typename V::Scalar>;
-};
+} && !std::is_invocable_v<F&, const V&, typename V::PlainObject&&>;
 
 /// `F` is a stochastic (finite-sum) objective over `V` when `f.size()` gives the number of samples
 /// and `f(x, batch, grad)` returns the **mean** loss over the samples whose indices are in `batch`
-/// and writes the gradient of that **mean** into `grad`.
+/// and writes the gradient of that **mean** into `grad` (writable, as for Objective).
 ///
 /// Mean, not sum: the step size then does not depend on the batch size, which is what torch
 /// users expect (`reduction='mean'`), and the same learning rate works for batch sizes 1 and 1000.
@@ -35,7 +39,7 @@ template <class F, class V>
 concept StochasticObjective = requires(F& f, const F& cf, const V& x, Batch batch, V& grad) {
   { cf.size() } -> std::convertible_to<Eigen::Index>;
   { f(x, batch, grad) } -> std::convertible_to<typename V::Scalar>;
-};
+} && !std::is_invocable_v<F&, const V&, Batch, typename V::PlainObject&&>;
 
 namespace detail {
 
@@ -44,7 +48,11 @@ class SeparateObjective {
  public:
   SeparateObjective(ValueFn value, GradientFn gradient) : value_(std::move(value)), gradient_(std::move(gradient)) {}
 
+  // The gradient callable must write through a G&: one that takes it by value or const
+  // reference would leave the driver's buffer unwritten, so it makes no Objective.
   template <class X, class G>
+  requires(std::is_invocable_v<GradientFn&, const X&, G&> &&
+           !std::is_invocable_v<GradientFn&, const X&, std::remove_const_t<G>&&>)
   auto operator()(const X& x, G& grad) -> decltype(std::declval<ValueFn&>()(x)) {
     gradient_(x, grad);
     return value_(x);

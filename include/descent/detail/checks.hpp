@@ -5,6 +5,7 @@
 #include <Eigen/Core>
 #include <cmath>
 #include <concepts>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -67,6 +68,7 @@ concept GradsOf = DenseExpression<plain_t<G>> && std::same_as < typename plain_t
 typename V::Scalar > ;
 
 inline std::string format_number(double x) {
+  if (std::isnan(x)) return "nan";  // whatever its sign bit, which streams print as -nan
   std::ostringstream out;
   out.precision(17);
   out << x;
@@ -89,6 +91,23 @@ inline std::string format_number(double x) {
 /// Finite and >= 0. NaN fails every comparison, so it is caught here too.
 inline void require_nonnegative(std::string_view options, std::string_view field, double value) {
   if (!(value >= 0.0) || !std::isfinite(value)) invalid_option(options, field, value, "must be a finite number >= 0");
+}
+
+template <class Scalar>
+constexpr const char* scalar_name() {
+  return std::is_same_v<Scalar, float> ? "float" : std::is_same_v<Scalar, double> ? "double" : "long double";
+}
+
+/// The value is representable in Scalar: a finite double above float's largest value would become
+/// infinite in a float optimizer's formula (and an lr of 1e39 turn a zero gradient into NaN).
+/// Compared in double, because converting such a value to float is undefined behaviour.
+template <class Scalar>
+void require_representable(std::string_view options, std::string_view field, double value) {
+  if (std::isfinite(value) && std::abs(value) <= double(std::numeric_limits<Scalar>::max())) return;
+  std::string requirement = "must be finite in ";
+  requirement.append(scalar_name<Scalar>());
+  requirement.append(", the optimizer's scalar type");
+  invalid_option(options, field, value, requirement);
 }
 
 /// lo <= value < hi.
@@ -138,11 +157,25 @@ inline void check_shapes(std::string_view optimizer, Eigen::Index prows, Eigen::
   if (!ok) report_shapes<V>(optimizer, prows, pcols, grows, gcols, has_state, srows, scols);
 }
 
+/// Gives `v` the shape rows×cols (contents unspecified). The new memory is allocated before the
+/// old is released, so a failed allocation (std::bad_alloc) leaves `v` as it was: Eigen's own
+/// resize() frees first and, when the allocation then throws, leaves a dangling pointer behind.
+template <class V>
+void resize_strong(V& v, Eigen::Index rows, Eigen::Index cols) {
+  if (v.rows() == rows && v.cols() == cols) return;
+  if constexpr (V::SizeAtCompileTime == Eigen::Dynamic) {
+    V fresh(rows, cols);
+    v.swap(fresh);
+  } else {
+    v.resize(rows, cols);
+  }
+}
+
 /// Sizes a state array like the parameters and fills it. Allocates only for dynamic V, and only
 /// when the shape changes.
 template <class V>
 void init_state(V& state, Eigen::Index rows, Eigen::Index cols, typename V::Scalar value) {
-  if (state.rows() != rows || state.cols() != cols) state.resize(rows, cols);
+  resize_strong(state, rows, cols);
   state.setConstant(value);
 }
 

@@ -1,9 +1,14 @@
 #pragma once
-// What minimize and train share: the parameter types they accept and their bookkeeping.
+// What minimize and train share: the parameter types they accept, the checks on what the user's
+// objective hands back, the guarded step, and the callbacks' bookkeeping.
 
 #include <Eigen/Core>
 #include <chrono>
 #include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <string_view>
 #include <type_traits>
 
 #include "descent/callbacks.hpp"
@@ -27,12 +32,52 @@ inline bool loss_converged(double previous, double current, double tolerance) {
   return tolerance > 0.0 && std::abs(current - previous) <= tolerance * std::max(std::abs(previous), 1e-300);
 }
 
-/// ‖g‖₂, falling back to Eigen's overflow-safe norm when the plain one overflows on a finite gradient.
+/// ‖g‖₂ computed in double (a float gradient of finite coefficients near 3e38 has a finite norm
+/// that float cannot hold), falling back to Eigen's overflow-safe norm when even double overflows.
 template <class G>
 double gradient_norm(const G& g) {
-  const double n = double(g.norm());
+  const auto gd = g.template cast<double>();
+  const double n = gd.norm();
   if (std::isfinite(n) || !g.allFinite()) return n;
-  return double(g.stableNorm());
+  return double(gd.eval().stableNorm());
+}
+
+inline std::string shape_text(Eigen::Index rows, Eigen::Index cols) {
+  std::string s = std::to_string(rows);
+  s.append("x").append(std::to_string(cols));
+  return s;
+}
+
+/// Throws std::invalid_argument when the objective resized the gradient it was handed.
+template <class G>
+void check_gradient_shape(std::string_view driver, const G& grad, Eigen::Index rows, Eigen::Index cols) {
+  if (grad.rows() == rows && grad.cols() == cols) return;
+  std::string msg = "descent::";
+  msg.append(driver).append(": the objective resized its gradient to ").append(shape_text(grad.rows(), grad.cols()));
+  msg.append("; it must write a gradient of the parameters' shape ").append(shape_text(rows, cols));
+  throw std::invalid_argument(msg);
+}
+
+/// Says which value of an evaluation was not finite: the loss, or the first non-finite
+/// coefficient of the gradient (whose buffer starts as NaN, so a coefficient never written is one).
+template <class G>
+std::string nonfinite_message(double loss, const G& grad, std::int64_t iteration, bool at_start) {
+  std::string msg;
+  if (!std::isfinite(loss)) {
+    msg = "the loss is ";
+    msg.append(format_number(loss));
+  } else {
+    Eigen::Index index = 0;
+    for (; index < grad.size(); ++index)
+      if (!std::isfinite(double(grad.reshaped().coeff(index)))) break;
+    msg = "gradient coefficient ";
+    msg.append(std::to_string(index)).append(" is ").append(format_number(double(grad.reshaped().coeff(index))));
+    if (std::isnan(double(grad.reshaped().coeff(index))))
+      msg.append(" (the gradient buffer is filled with NaN before the first call: did the objective write every "
+                 "coefficient?)");
+  }
+  msg.append(at_start ? " at the starting point" : " after step " + std::to_string(iteration));
+  return msg;
 }
 
 /// Calls every callback's on_end; true if one of them says it changed the parameters.
@@ -50,6 +95,54 @@ bool end_callbacks(X& x, const Report& report, C&... callbacks) {
       }(),
       ...);
   return changed;
+}
+
+/// Tells every callback with an on_abort() member that the run ended by an exception (so that a
+/// ProgressBar or History is ready for the next run). Never throws: an exception is in flight.
+template <class... C>
+void abort_callbacks(C&... callbacks) noexcept {
+  (
+      [&] {
+        if constexpr (HasOnAbort<C>) {
+          try {
+            callbacks.on_abort();
+          } catch (...) {  // the run's own exception is the one to report
+          }
+        }
+      }(),
+      ...);
+}
+
+/// The parameters as callbacks see them: a read-only Ref over x's own memory (no copy for the
+/// unit-stride V, Map<V> and Ref<V> a driver is usually given).
+template <class V, class X, class... C>
+bool notify_with(const X& x, std::int64_t iteration, std::int64_t epoch, double loss, double gnorm, bool end_of_epoch,
+                 const StopCriteria& stop, bool stochastic, C&... callbacks) {
+  if constexpr (sizeof...(C) == 0) {
+    return true;
+  } else {
+    const Eigen::Ref<const V> params(x);
+    return notify_all(Progress<V>{iteration, epoch, loss, gnorm, params, end_of_epoch, stop, stochastic},
+                      callbacks...);
+  }
+}
+
+/// The one step both drivers take: back up x, step, and undo the step if it made a parameter
+/// non-finite. Returns whether the new x is finite.
+template <class X, class V, class O, class G>
+bool guarded_step(X& x, V& previous, O& optimizer, const G& grad) {
+  previous = x;
+  optimizer.step(x, grad);
+  if (x.allFinite()) return true;
+  x = previous;
+  return false;
+}
+
+/// A gradient buffer of x's shape, all NaN: a coefficient the objective does not write stays NaN
+/// and stops the run with a message instead of feeding uninitialized memory to the optimizer.
+template <class V>
+V nan_buffer(Eigen::Index rows, Eigen::Index cols) {
+  return V::Constant(rows, cols, std::numeric_limits<typename V::Scalar>::quiet_NaN());
 }
 
 }  // namespace descent::detail

@@ -28,6 +28,34 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
+// Contraction of a·b + c into one fused multiply-add must not depend on the compiler's flags: GCC
+// contracts by default (-ffp-contract=fast) wherever the target has FMA (-march=native), clang
+// within an expression (-ffp-contract=on), and either may do it in the packet loop but not in the
+// scalar tail or the other way round, so coefficients of one vector would follow different
+// arithmetic (centered RMSProp's v − ga² then goes negative, and NaN, in some lanes only). The
+// kernels are therefore compiled without contraction, as the formulas are written: GCC through
+// an optimize region around every function that runs a formula, clang through a pragma at the
+// top of each update function. The update functions are not inlined into their callers, so the
+// caller's own flags never apply to the formula. (clang's -ffp-contract=fast ignores the pragma.)
+#if defined(__clang__)
+#define DESCENT_DETAIL_KERNELS_BEGIN
+#define DESCENT_DETAIL_KERNELS_END
+#define DESCENT_DETAIL_NO_CONTRACT _Pragma("STDC FP_CONTRACT OFF")
+#define DESCENT_DETAIL_KERNEL [[gnu::noinline]]
+#elif defined(__GNUC__)
+#define DESCENT_DETAIL_KERNELS_BEGIN _Pragma("GCC push_options") _Pragma("GCC optimize(\"fp-contract=off\")")
+#define DESCENT_DETAIL_KERNELS_END _Pragma("GCC pop_options")
+#define DESCENT_DETAIL_NO_CONTRACT
+#define DESCENT_DETAIL_KERNEL [[gnu::noinline]]
+#else
+#define DESCENT_DETAIL_KERNELS_BEGIN
+#define DESCENT_DETAIL_KERNELS_END
+#define DESCENT_DETAIL_NO_CONTRACT
+#define DESCENT_DETAIL_KERNEL
+#endif
+
+DESCENT_DETAIL_KERNELS_BEGIN
+
 namespace descent::detail {
 
 /// A SIMD packet with the arithmetic operators the update formulas need, so that a kernel reads
@@ -177,15 +205,57 @@ void for_each_coefficient(const Spans<Scalar>& x, const Kernel& kernel, State*..
   }
 }
 
+}  // namespace descent::detail
+
+DESCENT_DETAIL_KERNELS_END
+
+namespace descent::detail {
+
 /// Whether `x` is laid out as unit-stride spans in V's storage order (checked at compile time
-/// where possible, the inner stride at run time).
+/// where possible, the strides at run time). For a vector V the stride that matters is the one
+/// along the vector: an n×1 block of a row-major matrix has inner stride 1 but its coefficients
+/// are a whole row apart, and a 1×n block of a column-major matrix likewise.
 template <class V, class X>
 bool is_unit_stride(const X& x) {
-  if constexpr (has_direct_access_v<X> &&
-                (bool(V::IsVectorAtCompileTime) || bool(std::remove_cvref_t<X>::IsRowMajor) == bool(V::IsRowMajor)))
-    return x.innerStride() == 1;
-  else
+  if constexpr (!has_direct_access_v<X>) {
     return false;
+  } else if constexpr (bool(V::IsVectorAtCompileTime)) {
+    if (x.size() <= 1) return true;
+    if (x.cols() == 1) return x.rowStride() == 1;
+    if (x.rows() == 1) return x.colStride() == 1;
+    return false;
+  } else if constexpr (bool(std::remove_cvref_t<X>::IsRowMajor) == bool(V::IsRowMajor)) {
+    return x.innerStride() == 1;
+  } else {
+    return false;
+  }
+}
+
+/// The bytes [first, last) that a direct-access view spans (its coefficients lie inside them).
+template <class X>
+std::pair<const char*, const char*> byte_range(const X& x) {
+  using Scalar = typename std::remove_cvref_t<X>::Scalar;
+  const auto* first = reinterpret_cast<const char*>(x.data());
+  if (x.size() == 0) return {first, first};
+  const Eigen::Index last = (x.rows() - 1) * x.rowStride() + (x.cols() - 1) * x.colStride();
+  return {first, first + (last + 1) * Eigen::Index(sizeof(Scalar))};
+}
+
+/// Whether the gradient's memory overlaps the parameters' other than coefficient for coefficient
+/// (the same view): a step that writes p while later packets still read g would then depend on
+/// the SIMD width, so such a gradient is copied first.
+template <class P, class G>
+bool partially_overlaps(const P& params, const G& grads) {
+  if constexpr (has_direct_access_v<P> && has_direct_access_v<G>) {
+    const auto [p0, p1] = byte_range(params);
+    const auto [g0, g1] = byte_range(grads);
+    if (p0 == p1 || g0 == g1 || !(g0 < p1 && p0 < g1)) return false;
+    const bool same_view = p0 == g0 && params.rowStride() == grads.rowStride() &&
+                           params.colStride() == grads.colStride();
+    return !same_view;
+  } else {
+    return false;
+  }
 }
 
 /// Copies of the parameters and gradient for views that are not unit-stride spans (strided maps,
@@ -207,9 +277,12 @@ void with_spans(P& params, const G& grads, Scratch<V>& scratch, Update&& update)
   const Eigen::Index cols = params.cols();
   const Eigen::Index inner = V::IsVectorAtCompileTime ? rows * cols : (V::IsRowMajor ? cols : rows);
   const Eigen::Index outer = V::IsVectorAtCompileTime ? 1 : (V::IsRowMajor ? rows : cols);
-  if (inner == 0 || outer == 0) return;
-
   Spans<Scalar> x{nullptr, inner, nullptr, inner, inner, outer};
+  if (inner == 0 || outer == 0) {
+    update(x);  // nothing to update, but the step still counts
+    return;
+  }
+
   const bool params_in_place = is_unit_stride<V>(params);
   if constexpr (has_direct_access_v<P>) {
     if (params_in_place) {
@@ -218,21 +291,21 @@ void with_spans(P& params, const G& grads, Scratch<V>& scratch, Update&& update)
     }
   }
   if (!params_in_place) {
-    scratch.params.resize(rows, cols);
+    resize_strong(scratch.params, rows, cols);
     assign(scratch.params, params);
     x.params = scratch.params.data();
   }
 
   bool grads_in_place = false;
   if constexpr (has_direct_access_v<G>) {
-    if (is_unit_stride<V>(grads)) {
+    if (is_unit_stride<V>(grads) && !(params_in_place && partially_overlaps(params, grads))) {
       grads_in_place = true;
       x.grads = grads.data();
       if (outer > 1) x.grads_stride = grads.outerStride();
     }
   }
   if (!grads_in_place) {
-    scratch.grads.resize(rows, cols);
+    resize_strong(scratch.grads, rows, cols);
     // noalias: a matrix product is evaluated straight into the scratch, without a temporary.
     if constexpr (MatrixExpression<V> && MatrixExpression<G>)
       scratch.grads.noalias() = grads;

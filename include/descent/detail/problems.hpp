@@ -45,11 +45,14 @@ struct AllSamples {
 template <class X, class Scalar>
 concept ProblemInput = DenseExpression<X> && std::same_as<typename X::Scalar, Scalar>;
 
-/// A problem's `grad`: a writable Eigen expression over the problem's scalar.
+/// A problem's `grad`: a writable Eigen expression over the problem's scalar. A view may be a
+/// temporary (`g.segment(0, n)`), a Matrix or Array may not: what was written into it would be
+/// lost, and refusing it is what makes the problems satisfy descent::Objective.
 template <class G, class Scalar>
 concept ProblemOutput =
     DenseExpression<plain_t<G>> && !std::is_const_v<std::remove_reference_t<G>> &&
-    bool(Eigen::internal::is_lvalue<plain_t<G>>::value) && std::same_as<typename plain_t<G>::Scalar, Scalar>;
+    bool(Eigen::internal::is_lvalue<plain_t<G>>::value) && std::same_as<typename plain_t<G>::Scalar, Scalar> &&
+    (std::is_lvalue_reference_v<G> || !std::derived_from<plain_t<G>, Eigen::PlainObjectBase<plain_t<G>>>);
 
 [[noreturn]] inline void problem_error(std::string_view problem, std::string_view message) {
   std::string msg = "descent::problems::";

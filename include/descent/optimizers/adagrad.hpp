@@ -35,13 +35,27 @@ struct AdagradOptions {
     detail::require_nonnegative("AdagradOptions", "initial_accumulator_value", initial_accumulator_value);
     detail::require_nonnegative("AdagradOptions", "eps", eps);
   }
+
+  /// validate(), and that every option entering the formula is finite in Scalar.
+  template <class Scalar>
+  void validate_for() const {
+    validate();
+    detail::require_representable<Scalar>("AdagradOptions", "lr", lr);
+    detail::require_representable<Scalar>("AdagradOptions", "weight_decay", weight_decay);
+    detail::require_representable<Scalar>("AdagradOptions", "initial_accumulator_value", initial_accumulator_value);
+    detail::require_representable<Scalar>("AdagradOptions", "eps", eps);
+  }
 };
+
+DESCENT_DETAIL_KERNELS_BEGIN
 
 namespace detail {
 
 /// One Adagrad step over `x`, the `steps`-th: the formula of AdagradOptions, with the running sum of squares.
 template <class Scalar>
-void adagrad_update(const Spans<Scalar>& x, const AdagradOptions& o, std::int64_t steps, Scalar* state_sum) {
+DESCENT_DETAIL_KERNEL void adagrad_update(const Spans<Scalar>& x, const AdagradOptions& o, std::int64_t steps,
+                                          Scalar* state_sum) {
+  DESCENT_DETAIL_NO_CONTRACT
   const auto clr = Scalar(o.lr / (1.0 + double(steps - 1) * o.lr_decay));
   const auto wd = Scalar(o.weight_decay);
   const auto eps = Scalar(o.eps);
@@ -63,6 +77,8 @@ void adagrad_update(const Spans<Scalar>& x, const AdagradOptions& o, std::int64_
 
 }  // namespace detail
 
+DESCENT_DETAIL_KERNELS_END
+
 /// Adagrad. State: the running sum of squared gradients, created on the first step.
 template <class V>
 class Adagrad {
@@ -74,20 +90,21 @@ class Adagrad {
   using Options = AdagradOptions;
 
   Adagrad() = default;
-  explicit Adagrad(const Options& options) : options_(options) { options_.validate(); }
+  explicit Adagrad(const Options& options) : options_(options) { options_.template validate_for<Scalar>(); }
 
   /// One update of `params` (any writable Eigen expression of V's shape) from `grads` (any Eigen
-  /// expression of the same shape, not aliasing params). Throws std::invalid_argument on a shape
-  /// mismatch before writing anything.
+  /// expression of the same shape). Throws std::invalid_argument on a shape mismatch before
+  /// writing anything. Strong guarantee: if anything throws (the shape check, an allocation, a
+  /// gradient expression being evaluated), params, state and step count are as they were.
   template <detail::ParamsOf<V> P, detail::GradsOf<V> G>
   void step(P&& params, const G& grads) {
     detail::check_shapes<V>("Adagrad", params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0,
                             sum_.rows(), sum_.cols());
-    if (steps_ == 0) detail::init_state(sum_, params.rows(), params.cols(), Scalar(options_.initial_accumulator_value));
-    ++steps_;
-
     detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
-      detail::adagrad_update(x, options_, steps_, sum_.data());
+      if (steps_ == 0)
+        detail::init_state(sum_, params.rows(), params.cols(), Scalar(options_.initial_accumulator_value));
+      detail::adagrad_update(x, options_, steps_ + 1, sum_.data());
+      ++steps_;
     });
   }
 
@@ -101,8 +118,10 @@ class Adagrad {
   double lr() const { return options_.lr; }
   /// Changes the base learning rate (lr_decay still applies); throws like the constructor on a bad value.
   void set_lr(double lr) {
-    detail::require_nonnegative("AdagradOptions", "lr", lr);
-    options_.lr = lr;
+    Options changed = options_;
+    changed.lr = lr;
+    changed.template validate_for<Scalar>();
+    options_ = changed;
   }
   std::int64_t steps() const { return steps_; }
   /// The running sum of squared gradients (meaningful after the first step).

@@ -46,15 +46,31 @@ struct AdamOptions {
     detail::require_nonnegative("AdamOptions", "eps", eps);
     detail::require_nonnegative("AdamOptions", "weight_decay", weight_decay);
   }
+
+  /// validate(), and that every number entering the formula in Scalar is finite there: lr, eps,
+  /// weight_decay, the first step's lr / (1 − beta1) and the decoupled decay lr·weight_decay.
+  template <class Scalar>
+  void validate_for() const {
+    validate();
+    detail::require_representable<Scalar>("AdamOptions", "lr", lr);
+    detail::require_representable<Scalar>("AdamOptions", "eps", eps);
+    detail::require_representable<Scalar>("AdamOptions", "weight_decay", weight_decay);
+    detail::require_representable<Scalar>("AdamOptions", "lr / (1 - beta1)", lr / (1.0 - beta1));
+    if (decoupled_weight_decay)
+      detail::require_representable<Scalar>("AdamOptions", "lr * weight_decay", lr * weight_decay);
+  }
 };
+
+DESCENT_DETAIL_KERNELS_BEGIN
 
 namespace detail {
 
 /// One Adam step over `x`, the `steps`-th: the formula of AdamOptions, with the state arrays m (exp_avg), v
 /// (exp_avg_sq) and v̂ (max_exp_avg_sq, amsgrad only), named as in torch.
 template <class Scalar>
-void adam_update(const Spans<Scalar>& x, const AdamOptions& o, std::int64_t steps, Scalar* exp_avg, Scalar* exp_avg_sq,
-                 Scalar* max_exp_avg_sq) {
+DESCENT_DETAIL_KERNEL void adam_update(const Spans<Scalar>& x, const AdamOptions& o, std::int64_t steps,
+                                       Scalar* exp_avg, Scalar* exp_avg_sq, Scalar* max_exp_avg_sq) {
+  DESCENT_DETAIL_NO_CONTRACT
   const double t = double(steps);
   const double bc1 = 1.0 - std::pow(o.beta1, t);
   const double bc2 = 1.0 - std::pow(o.beta2, t);
@@ -101,6 +117,8 @@ void adam_update(const Spans<Scalar>& x, const AdamOptions& o, std::int64_t step
 
 }  // namespace detail
 
+DESCENT_DETAIL_KERNELS_END
+
 /// Adam. State: the moment averages m and v, and v̂ with amsgrad; created on the first step.
 template <class V>
 class Adam {
@@ -112,25 +130,24 @@ class Adam {
   using Options = AdamOptions;
 
   Adam() = default;
-  explicit Adam(const Options& options) : options_(options) { options_.validate(); }
+  explicit Adam(const Options& options) : options_(options) { options_.template validate_for<Scalar>(); }
 
   /// One update of `params` (any writable Eigen expression of V's shape) from `grads` (any Eigen
-  /// expression of the same shape, not aliasing params). Throws std::invalid_argument on a shape
-  /// mismatch before writing anything.
+  /// expression of the same shape). Throws std::invalid_argument on a shape mismatch before
+  /// writing anything. Strong guarantee: if anything throws (the shape check, an allocation, a
+  /// gradient expression being evaluated), params, state and step count are as they were.
   template <detail::ParamsOf<V> P, detail::GradsOf<V> G>
   void step(P&& params, const G& grads) {
     detail::check_shapes<V>(name(), params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0, m_.rows(),
                             m_.cols());
-    const bool amsgrad = options_.amsgrad;
-    if (steps_ == 0) {
-      detail::init_state(m_, params.rows(), params.cols(), Scalar(0));
-      detail::init_state(v_, params.rows(), params.cols(), Scalar(0));
-      if (amsgrad) detail::init_state(vmax_, params.rows(), params.cols(), Scalar(0));
-    }
-    ++steps_;
-
     detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
-      detail::adam_update(x, options_, steps_, m_.data(), v_.data(), vmax_.data());
+      if (steps_ == 0) {  // a throw here leaves steps_ at 0: the next step initializes again
+        detail::init_state(m_, params.rows(), params.cols(), Scalar(0));
+        detail::init_state(v_, params.rows(), params.cols(), Scalar(0));
+        if (options_.amsgrad) detail::init_state(vmax_, params.rows(), params.cols(), Scalar(0));
+      }
+      detail::adam_update(x, options_, steps_ + 1, m_.data(), v_.data(), vmax_.data());
+      ++steps_;
     });
   }
 
@@ -146,8 +163,10 @@ class Adam {
   double lr() const { return options_.lr; }
   /// Changes the learning rate for the following steps; throws like the constructor on a bad value.
   void set_lr(double lr) {
-    detail::require_nonnegative("AdamOptions", "lr", lr);
-    options_.lr = lr;
+    Options changed = options_;
+    changed.lr = lr;
+    changed.template validate_for<Scalar>();
+    options_ = changed;
   }
   /// Steps taken since construction or the last reset(): the t of the bias corrections.
   std::int64_t steps() const { return steps_; }

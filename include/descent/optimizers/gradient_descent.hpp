@@ -23,13 +23,24 @@ struct GradientDescentOptions {
     detail::require_nonnegative("GradientDescentOptions", "lr", lr);
     detail::require_nonnegative("GradientDescentOptions", "weight_decay", weight_decay);
   }
+
+  /// validate(), and that lr and weight_decay are finite in Scalar.
+  template <class Scalar>
+  void validate_for() const {
+    validate();
+    detail::require_representable<Scalar>("GradientDescentOptions", "lr", lr);
+    detail::require_representable<Scalar>("GradientDescentOptions", "weight_decay", weight_decay);
+  }
 };
+
+DESCENT_DETAIL_KERNELS_BEGIN
 
 namespace detail {
 
 /// One GradientDescent step over `x`: the formula of GradientDescentOptions.
 template <class Scalar>
-void gradient_descent_update(const Spans<Scalar>& x, const GradientDescentOptions& o) {
+DESCENT_DETAIL_KERNEL void gradient_descent_update(const Spans<Scalar>& x, const GradientDescentOptions& o) {
+  DESCENT_DETAIL_NO_CONTRACT
   const auto lr = Scalar(o.lr);
   const auto wd = Scalar(o.weight_decay);
   detail::dispatch(
@@ -46,6 +57,8 @@ void gradient_descent_update(const Spans<Scalar>& x, const GradientDescentOption
 
 }  // namespace detail
 
+DESCENT_DETAIL_KERNELS_END
+
 /// p ← p − lr·g. Stateless apart from the step count.
 template <class V>
 class GradientDescent {
@@ -58,17 +71,19 @@ class GradientDescent {
   using Options = GradientDescentOptions;
 
   GradientDescent() = default;
-  explicit GradientDescent(const Options& options) : options_(options) { options_.validate(); }
+  explicit GradientDescent(const Options& options) : options_(options) { options_.template validate_for<Scalar>(); }
 
   /// One update of `params` (any writable Eigen expression of V's shape) from `grads` (any Eigen
-  /// expression of the same shape, not aliasing params). Throws std::invalid_argument on a shape
-  /// mismatch before writing anything.
+  /// expression of the same shape). Throws std::invalid_argument on a shape mismatch before
+  /// writing anything. Strong guarantee: if anything throws (the shape check, an allocation, a
+  /// gradient expression being evaluated), params and step count are as they were.
   template <detail::ParamsOf<V> P, detail::GradsOf<V> G>
   void step(P&& params, const G& grads) {
     detail::check_shapes<V>("GradientDescent", params.rows(), params.cols(), grads.rows(), grads.cols(), false, 0, 0);
-    detail::with_spans(params, grads, scratch_,
-                       [&](const detail::Spans<Scalar>& x) { detail::gradient_descent_update(x, options_); });
-    ++steps_;
+    detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
+      detail::gradient_descent_update(x, options_);
+      ++steps_;
+    });
   }
 
   /// Forgets the step count (there is no other state).
@@ -78,8 +93,10 @@ class GradientDescent {
   double lr() const { return options_.lr; }
   /// Changes the learning rate for the following steps; throws like the constructor on a bad value.
   void set_lr(double lr) {
-    detail::require_nonnegative("GradientDescentOptions", "lr", lr);
-    options_.lr = lr;
+    Options changed = options_;
+    changed.lr = lr;
+    changed.template validate_for<Scalar>();
+    options_ = changed;
   }
   /// Steps taken since construction or the last reset().
   std::int64_t steps() const { return steps_; }

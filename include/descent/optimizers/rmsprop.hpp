@@ -40,14 +40,27 @@ struct RMSPropOptions {
     detail::require_nonnegative("RMSPropOptions", "weight_decay", weight_decay);
     detail::require_nonnegative("RMSPropOptions", "momentum", momentum);
   }
+
+  /// validate(), and that lr, eps, weight_decay and momentum are finite in Scalar.
+  template <class Scalar>
+  void validate_for() const {
+    validate();
+    detail::require_representable<Scalar>("RMSPropOptions", "lr", lr);
+    detail::require_representable<Scalar>("RMSPropOptions", "eps", eps);
+    detail::require_representable<Scalar>("RMSPropOptions", "weight_decay", weight_decay);
+    detail::require_representable<Scalar>("RMSPropOptions", "momentum", momentum);
+  }
 };
+
+DESCENT_DETAIL_KERNELS_BEGIN
 
 namespace detail {
 
 /// One RMSProp step over `x`: the formula of RMSPropOptions, with v, ga (centered) and the momentum buffer.
 template <class Scalar>
-void rmsprop_update(const Spans<Scalar>& x, const RMSPropOptions& o, Scalar* square_avg, Scalar* grad_avg,
-                    Scalar* momentum_buffer) {
+DESCENT_DETAIL_KERNEL void rmsprop_update(const Spans<Scalar>& x, const RMSPropOptions& o, Scalar* square_avg,
+                                          Scalar* grad_avg, Scalar* momentum_buffer) {
+  DESCENT_DETAIL_NO_CONTRACT
   const auto lr = Scalar(o.lr);
   const auto a = Scalar(o.alpha), c = Scalar(1.0 - o.alpha);
   const auto eps = Scalar(o.eps);
@@ -108,6 +121,8 @@ void rmsprop_update(const Spans<Scalar>& x, const RMSPropOptions& o, Scalar* squ
 
 }  // namespace detail
 
+DESCENT_DETAIL_KERNELS_END
+
 /// RMSProp. State: the squared-gradient average v, plus the gradient average ga when centered and
 /// the momentum buffer when momentum > 0; created on the first step.
 template <class V>
@@ -120,26 +135,24 @@ class RMSProp {
   using Options = RMSPropOptions;
 
   RMSProp() = default;
-  explicit RMSProp(const Options& options) : options_(options) { options_.validate(); }
+  explicit RMSProp(const Options& options) : options_(options) { options_.template validate_for<Scalar>(); }
 
   /// One update of `params` (any writable Eigen expression of V's shape) from `grads` (any Eigen
-  /// expression of the same shape, not aliasing params). Throws std::invalid_argument on a shape
-  /// mismatch before writing anything.
+  /// expression of the same shape). Throws std::invalid_argument on a shape mismatch before
+  /// writing anything. Strong guarantee: if anything throws (the shape check, an allocation, a
+  /// gradient expression being evaluated), params, state and step count are as they were.
   template <detail::ParamsOf<V> P, detail::GradsOf<V> G>
   void step(P&& params, const G& grads) {
     detail::check_shapes<V>("RMSProp", params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0, v_.rows(),
                             v_.cols());
-    const bool centered = options_.centered;
-    const bool momentum = options_.momentum > 0.0;
-    if (steps_ == 0) {
-      detail::init_state(v_, params.rows(), params.cols(), Scalar(0));
-      if (centered) detail::init_state(ga_, params.rows(), params.cols(), Scalar(0));
-      if (momentum) detail::init_state(buf_, params.rows(), params.cols(), Scalar(0));
-    }
-    ++steps_;
-
     detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
+      if (steps_ == 0) {  // a throw here leaves steps_ at 0: the next step initializes again
+        detail::init_state(v_, params.rows(), params.cols(), Scalar(0));
+        if (options_.centered) detail::init_state(ga_, params.rows(), params.cols(), Scalar(0));
+        if (options_.momentum > 0.0) detail::init_state(buf_, params.rows(), params.cols(), Scalar(0));
+      }
       detail::rmsprop_update(x, options_, v_.data(), ga_.data(), buf_.data());
+      ++steps_;
     });
   }
 
@@ -155,8 +168,10 @@ class RMSProp {
   double lr() const { return options_.lr; }
   /// Changes the learning rate for the following steps; throws like the constructor on a bad value.
   void set_lr(double lr) {
-    detail::require_nonnegative("RMSPropOptions", "lr", lr);
-    options_.lr = lr;
+    Options changed = options_;
+    changed.lr = lr;
+    changed.template validate_for<Scalar>();
+    options_ = changed;
   }
   std::int64_t steps() const { return steps_; }
   /// The squared-gradient average v (meaningful after the first step).

@@ -40,13 +40,26 @@ struct SGDOptions {
     if (nesterov && dampening != 0.0)
       detail::invalid_option("SGDOptions", "dampening", dampening, "nesterov = true needs dampening = 0");
   }
+
+  /// validate(), and that lr, momentum and weight_decay are finite in Scalar.
+  template <class Scalar>
+  void validate_for() const {
+    validate();
+    detail::require_representable<Scalar>("SGDOptions", "lr", lr);
+    detail::require_representable<Scalar>("SGDOptions", "momentum", momentum);
+    detail::require_representable<Scalar>("SGDOptions", "weight_decay", weight_decay);
+  }
 };
+
+DESCENT_DETAIL_KERNELS_BEGIN
 
 namespace detail {
 
 /// One SGD step over `x` with the momentum buffer (unused when momentum = 0); `first` makes the buffer a copy of g.
 template <class Scalar>
-void sgd_update(const Spans<Scalar>& x, const SGDOptions& o, bool first, Scalar* momentum_buffer) {
+DESCENT_DETAIL_KERNEL void sgd_update(const Spans<Scalar>& x, const SGDOptions& o, bool first,
+                                      Scalar* momentum_buffer) {
+  DESCENT_DETAIL_NO_CONTRACT
   const auto lr = Scalar(o.lr);
   const auto wd = Scalar(o.weight_decay);
   const auto mu = Scalar(o.momentum);
@@ -86,6 +99,8 @@ void sgd_update(const Spans<Scalar>& x, const SGDOptions& o, bool first, Scalar*
 
 }  // namespace detail
 
+DESCENT_DETAIL_KERNELS_END
+
 /// SGD with optional (Nesterov) momentum. State: the momentum buffer, only when momentum ≠ 0.
 template <class V>
 class SGD {
@@ -97,22 +112,23 @@ class SGD {
   using Options = SGDOptions;
 
   SGD() = default;
-  explicit SGD(const Options& options) : options_(options) { options_.validate(); }
+  explicit SGD(const Options& options) : options_(options) { options_.template validate_for<Scalar>(); }
 
   /// One update of `params` (any writable Eigen expression of V's shape) from `grads` (any Eigen
-  /// expression of the same shape, not aliasing params). Throws std::invalid_argument on a shape
-  /// mismatch before writing anything.
+  /// expression of the same shape). Throws std::invalid_argument on a shape mismatch before
+  /// writing anything. Strong guarantee: if anything throws (the shape check, an allocation, a
+  /// gradient expression being evaluated), params, state and step count are as they were.
   template <detail::ParamsOf<V> P, detail::GradsOf<V> G>
   void step(P&& params, const G& grads) {
     const bool momentum = options_.momentum != 0.0;
     detail::check_shapes<V>("SGD", params.rows(), params.cols(), grads.rows(), grads.cols(), momentum && has_buffer_,
                             buffer_.rows(), buffer_.cols());
-    if (momentum && !has_buffer_) detail::init_state(buffer_, params.rows(), params.cols(), Scalar(0));
     detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
-      detail::sgd_update(x, options_, options_.momentum != 0.0 && !has_buffer_, buffer_.data());
+      if (momentum && !has_buffer_) detail::init_state(buffer_, params.rows(), params.cols(), Scalar(0));
+      detail::sgd_update(x, options_, momentum && !has_buffer_, buffer_.data());
+      if (momentum) has_buffer_ = true;
+      ++steps_;
     });
-    if (momentum) has_buffer_ = true;
-    ++steps_;
   }
 
   /// Drops the momentum buffer and the step count.
@@ -126,16 +142,16 @@ class SGD {
   double lr() const { return options_.lr; }
   /// Changes the learning rate for the following steps; throws like the constructor on a bad value.
   void set_lr(double lr) {
-    detail::require_nonnegative("SGDOptions", "lr", lr);
-    options_.lr = lr;
+    Options changed = options_;
+    changed.lr = lr;
+    changed.template validate_for<Scalar>();
+    options_ = changed;
   }
   std::int64_t steps() const { return steps_; }
   /// The momentum buffer (meaningful once a step with momentum ≠ 0 has been taken).
   const V& momentum_buffer() const { return buffer_; }
 
  private:
-  // Called before has_buffer_ is set: the first step with momentum copies g into the buffer.
-
   Options options_{};
   detail::Scratch<V> scratch_{};
   V buffer_{};

@@ -107,10 +107,9 @@ GradientCheck<typename V::Scalar> check_gradient(V& x, const GradientCheckOption
     // A step that rounds away in Scalar would divide 0 by 0 and report an exact gradient as
     // infinitely wrong: refuse it instead.
     if (!(double(plus) > double(minus))) {
-      std::string requirement = "is too small for coordinate " + std::to_string(i) + " (x = " +
-                                format_number(double(xi)) + "): x ± step·max(1, |x|) rounds to x in ";
-      requirement.append(scalar_name<Scalar>());
-      invalid_option("GradientCheckOptions", "step", base_step, requirement);
+      invalid_option("GradientCheckOptions", "step", base_step,
+                     concat("is too small for coordinate ", std::to_string(i), " (x = ", format_number(double(xi)),
+                            "): x ± step·max(1, |x|) rounds to x in ", scalar_name<Scalar>()));
     }
     x.coeffRef(i) = plus;
     const auto f_plus = double(eval(std::as_const(x), grad));
@@ -167,9 +166,8 @@ GradientCheck<typename X::Scalar> check_gradient(F&& f, const X& x, Batch batch,
   const auto n = Eigen::Index(std::as_const(f).size());
   for (std::size_t k = 0; k < batch.size(); ++k) {
     if (batch[k] < 0 || batch[k] >= n) {
-      detail::invalid_option("check_gradient", "batch[" + std::to_string(k) + "]",
-                             std::string_view(std::to_string(batch[k])),
-                             "must be in [0, f.size() = " + std::to_string(n) + ")");
+      detail::invalid_option("check_gradient", detail::concat("batch[", std::to_string(k), "]"),
+                             std::to_string(batch[k]), detail::concat("must be in [0, f.size() = ", std::to_string(n), ")"));
     }
   }
   using V = typename X::PlainObject;

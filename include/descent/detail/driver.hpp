@@ -42,42 +42,28 @@ double gradient_norm(const G& g) {
   return double(gd.eval().stableNorm());
 }
 
-inline std::string shape_text(Eigen::Index rows, Eigen::Index cols) {
-  std::string s = std::to_string(rows);
-  s.append("x").append(std::to_string(cols));
-  return s;
-}
-
 /// Throws std::invalid_argument when the objective resized the gradient it was handed.
 template <class G>
 void check_gradient_shape(std::string_view driver, const G& grad, Eigen::Index rows, Eigen::Index cols) {
   if (grad.rows() == rows && grad.cols() == cols) return;
-  std::string msg = "descent::";
-  msg.append(driver).append(": the objective resized its gradient to ").append(shape_text(grad.rows(), grad.cols()));
-  msg.append("; it must write a gradient of the parameters' shape ").append(shape_text(rows, cols));
-  throw std::invalid_argument(msg);
+  throw std::invalid_argument(concat("descent::", driver, ": the objective resized its gradient to ",
+                                     shape_text(grad.rows(), grad.cols()),
+                                     "; it must write a gradient of the parameters' shape ", shape_text(rows, cols)));
 }
 
 /// Says which value of an evaluation was not finite: the loss, or the first non-finite
 /// coefficient of the gradient (whose buffer starts as NaN, so a coefficient never written is one).
 template <class G>
 std::string nonfinite_message(double loss, const G& grad, std::int64_t iteration, bool at_start) {
-  std::string msg;
-  if (!std::isfinite(loss)) {
-    msg = "the loss is ";
-    msg.append(format_number(loss));
-  } else {
-    Eigen::Index index = 0;
-    for (; index < grad.size(); ++index)
-      if (!std::isfinite(double(grad.reshaped().coeff(index)))) break;
-    msg = "gradient coefficient ";
-    msg.append(std::to_string(index)).append(" is ").append(format_number(double(grad.reshaped().coeff(index))));
-    if (std::isnan(double(grad.reshaped().coeff(index))))
-      msg.append(" (the gradient buffer is filled with NaN before the first call: did the objective write every "
-                 "coefficient?)");
-  }
-  msg.append(at_start ? " at the starting point" : " after step " + std::to_string(iteration));
-  return msg;
+  const std::string where = at_start ? std::string(" at the starting point") : concat(" after step ", std::to_string(iteration));
+  if (!std::isfinite(loss)) return concat("the loss is ", format_number(loss), where);
+  Eigen::Index index = 0;
+  while (index + 1 < grad.size() && std::isfinite(double(grad.reshaped().coeff(index)))) ++index;
+  const double value = double(grad.reshaped().coeff(index));
+  return concat("gradient coefficient ", std::to_string(index), " is ", format_number(value), where,
+                std::isnan(value) ? " (the gradient buffer is filled with NaN before the first call: did the objective "
+                                    "write every coefficient?)"
+                                  : "");
 }
 
 /// Calls every callback's on_end; true if one of them says it changed the parameters.

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "descent/callbacks.hpp"
+#include "descent/detail/diagnostics.hpp"
 #include "descent/detail/driver.hpp"
 #include "descent/objective.hpp"
 #include "descent/optimizer.hpp"
@@ -34,7 +35,7 @@ namespace descent {
 /// of x are allocated once per run (never for fixed-size V).
 template <class F, detail::DriverParams X, class O, class... C>
 requires Objective<std::remove_reference_t<F>, detail::params_vector_t<X>> &&
-    Optimizer<std::remove_cvref_t<O>, detail::params_vector_t<X>> &&
+    Optimizer<std::remove_cvref_t<O>, detail::params_vector_t<X>> && (!std::is_const_v<std::remove_reference_t<O>>) &&
     (Callback<std::remove_reference_t<C>, detail::params_vector_t<X>>&&...)
 Report minimize(F&& f, X&& x, O&& optimizer, const StopCriteria& stop = {}, C&&... callbacks) {
   using V = detail::params_vector_t<X>;
@@ -122,6 +123,24 @@ Report minimize(F&& f, X&& x, O&& optimizer, const StopCriteria& stop = {}, C&&.
     report.gradient_norm = gnorm;
   }
   return report;
+}
+
+/// Chosen only when the arguments do not fit the template above (a constrained template wins over
+/// this unconstrained one whenever both are viable): it does not compile, and its first error says
+/// in one sentence which requirement is not met (see detail/diagnostics.hpp). Because of it,
+/// `requires { descent::minimize(...); }` holds for arguments that do not fit: test the concepts.
+template <class F, class X, class O, class... C>
+Report minimize(F&&, X&&, O&&, const StopCriteria& = {}, C&&...) {
+  detail::diagnostics::diagnose<false, false, true, F, X, O, void, C...>();
+  return {};
+}
+
+/// The same when the fourth argument is not the StopCriteria (a callback passed before it).
+template <class F, class X, class O, class T, class... C>
+requires(!std::is_convertible_v<T, const StopCriteria&>)
+Report minimize(F&&, X&&, O&&, T&&, C&&...) {
+  detail::diagnostics::diagnose<false, false, false, F, X, O, void, C...>();
+  return {};
 }
 
 }  // namespace descent

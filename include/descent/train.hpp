@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "descent/callbacks.hpp"
+#include "descent/detail/diagnostics.hpp"
 #include "descent/detail/driver.hpp"
 #include "descent/objective.hpp"
 #include "descent/optimizer.hpp"
@@ -40,7 +41,7 @@ namespace descent {
 /// the objective returned, no on_end is called, and callbacks with an on_abort() member are told.
 template <class F, detail::DriverParams X, class O, class S, class... C>
 requires StochasticObjective<std::remove_reference_t<F>, detail::params_vector_t<X>> &&
-    Optimizer<std::remove_cvref_t<O>, detail::params_vector_t<X>> &&
+    Optimizer<std::remove_cvref_t<O>, detail::params_vector_t<X>> && (!std::is_const_v<std::remove_reference_t<O>>) &&
     std::same_as<std::remove_cvref_t<S>, MinibatchSampler> &&
     (!std::is_const_v<std::remove_reference_t<S>>) &&
     (Callback<std::remove_reference_t<C>, detail::params_vector_t<X>>&&...)
@@ -142,6 +143,31 @@ Report train(F&& f, X&& x, O&& optimizer, S&& sampler, const StopCriteria& stop 
   report.seconds = detail::seconds_since(start);
   detail::end_callbacks(x, report, callbacks...);
   return report;
+}
+
+/// Chosen only when the arguments do not fit the template above (a constrained template wins over
+/// this unconstrained one whenever both are viable): it does not compile, and its first error says
+/// in one sentence which requirement is not met (see detail/diagnostics.hpp). Because of it,
+/// `requires { descent::train(...); }` holds for arguments that do not fit: test the concepts.
+template <class F, class X, class O, class S, class... C>
+Report train(F&&, X&&, O&&, S&&, const StopCriteria& = {}, C&&...) {
+  detail::diagnostics::diagnose<false, true, true, F, X, O, S, C...>();
+  return {};
+}
+
+/// The same when the sampler is missing (the StopCriteria comes fourth).
+template <class F, class X, class O, class... C>
+Report train(F&&, X&&, O&&, const StopCriteria&, C&&...) {
+  detail::diagnostics::diagnose<false, true, true, F, X, O, const StopCriteria&, C...>();
+  return {};
+}
+
+/// The same when the fifth argument is not the StopCriteria (a callback passed before it).
+template <class F, class X, class O, class S, class T, class... C>
+requires(!std::is_convertible_v<T, const StopCriteria&>)
+Report train(F&&, X&&, O&&, S&&, T&&, C&&...) {
+  detail::diagnostics::diagnose<false, true, false, F, X, O, S, C...>();
+  return {};
 }
 
 }  // namespace descent

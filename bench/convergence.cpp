@@ -9,16 +9,15 @@
 //                                                                         train, batch 32, 50 epochs
 //   softmax        digits (1797 × 64 + intercept, scaled to [0, 1], 10 classes, l2 = 1e-3)
 //                                                                         train, batch 64, 30 epochs
-//   logistic_100k  synthetic 100 000 × 100 (+ intercept), SplitMix64 seed 42, l2 = 1e-4
+//   logistic_100k  synthetic 100 000 × 100 (+ intercept), bench::synthetic_logistic seed 42, l2 = 1e-4
 //                                                                         train, batch 256, 5 epochs
 //
 // Target: f* + 1e-3 · (f(x₀) − f*), i.e. the initial suboptimality cut by 1000 (by 10⁶ for
 // Rosenbrock, whose loss is still 0.2 at a thousandth of f(x₀), far along the valley; by 100 for
 // the three minibatch problems, where a constant learning rate leaves a noise floor). f* is exact where
 // known (Rosenbrock 0, the quadratic's A⁻¹b, the least-squares closed form) and otherwise the loss
-// at a Newton minimizer computed once at start-up (exact Hessians: logistic X·diag(p(1−p))·Xᵀ/m + l2;
-// softmax by finite differences of the analytic gradient). In train the loss is judged on the full
-// training set at every epoch end.
+// at the problem's minimizer() (Newton's method on the exact Hessian), computed once at start-up. In
+// train the loss is judged on the full training set at every epoch end.
 //
 // Learning rate: for each optimizer the grid kGrid = {1e-4, 1e-3, 1e-2, 0.1, 1, 10}; rule: the value
 // that reaches the target in the fewest iterations (epochs) and is still below it at the end of the
@@ -47,6 +46,7 @@
 #include <vector>
 
 #include "common/csv.hpp"
+#include "synthetic_logistic.hpp"
 
 namespace {
 
@@ -64,53 +64,6 @@ template <class F>
 double loss_at(F& f, const V& x) {
   V g(x.size());
   return double(f(x, g));
-}
-
-// Newton's method with a Hessian formed by `hessian(x)`; stops at a gradient norm of 1e-10.
-template <class F, class H>
-V newton(F& f, V x, H&& hessian) {
-  V g(x.size());
-  for (int it = 0; it < 50; ++it) {
-    f(x, g);
-    if (g.norm() < 1e-10) break;
-    x -= hessian(x).ldlt().solve(g);
-  }
-  return x;
-}
-
-template <class F>
-M finite_difference_hessian(F& f, const V& x) {
-  const Eigen::Index n = x.size();
-  V g(n), gp(n);
-  f(x, g);
-  M H(n, n);
-  for (Eigen::Index j = 0; j < n; ++j) {
-    V xp = x;
-    xp(j) += 1e-6;
-    f(xp, gp);
-    H.col(j) = (gp - g) / 1e-6;
-  }
-  return 0.5 * (H + H.transpose());
-}
-
-M logistic_hessian(const problems::LogisticRegression<double>& f, const V& x) {
-  const M& X = f.samples();
-  const Eigen::Index d = X.rows(), m = X.cols();
-  M A(d + 1, m);
-  A << X, Eigen::RowVectorXd::Ones(m);
-  const V p = f.predict_proba(x);
-  const V w = (p.array() * (1.0 - p.array())).matrix() / double(m);
-  M H = A * w.asDiagonal() * A.transpose();
-  H.diagonal().head(d).array() += f.options().l2;
-  return H;
-}
-
-std::uint64_t g_splitmix_state = 42;
-double uniform_pm1() {
-  std::uint64_t z = (g_splitmix_state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return double((z ^ (z >> 31)) >> 11) * 0x1.0p-53 * 2.0 - 1.0;
 }
 
 struct Outcome {
@@ -256,31 +209,19 @@ void register_all() {
     ex::Standardizer::fit(X).transform(X);
     using LR = problems::LogisticRegression<double>;
     auto f = std::make_shared<LR>(LR::from_rows(X, y, {.l2 = 1e-3}));
-    const V star = newton(*f, V::Zero(f->dimension()), [&](const V& x) { return logistic_hessian(*f, x); });
-    register_problem(f, make_setup("logistic", *f, V::Zero(f->dimension()), loss_at(*f, star), 50, 32, 1e-2));
+    register_problem(f, make_setup("logistic", *f, V::Zero(f->dimension()), loss_at(*f, f->minimizer()), 50, 32, 1e-2));
   }
   {
     auto [X, y] = ex::split_features_labels(ex::read_csv(data_path("digits.csv")));
     X /= 16.0;  // pixel intensities 0..16
     using SR = problems::SoftmaxRegression<double>;
     auto f = std::make_shared<SR>(SR::from_rows(X, y.cast<int>(), 10, {.l2 = 1e-3}));
-    const V star = newton(*f, V::Zero(f->dimension()), [&](const V& x) { return finite_difference_hessian(*f, x); });
-    register_problem(f, make_setup("softmax", *f, V::Zero(f->dimension()), loss_at(*f, star), 30, 64, 1e-2));
+    register_problem(f, make_setup("softmax", *f, V::Zero(f->dimension()), loss_at(*f, f->minimizer()), 30, 64, 1e-2));
   }
   {
-    constexpr Eigen::Index d = 100, n = 100000;
-    g_splitmix_state = 42;
-    M X(d, n);
-    V w(d), y(n);
-    for (Eigen::Index i = 0; i < d; ++i) w(i) = uniform_pm1();
-    for (Eigen::Index j = 0; j < n; ++j) {
-      for (Eigen::Index i = 0; i < d; ++i) X(i, j) = uniform_pm1();
-      y(j) = X.col(j).dot(w) + 0.5 * uniform_pm1() > 0 ? 1.0 : 0.0;
-    }
-    using LR = problems::LogisticRegression<double>;
-    auto f = std::make_shared<LR>(std::move(X), std::move(y), LR::Options{.l2 = 1e-4});
-    const V star = newton(*f, V::Zero(f->dimension()), [&](const V& x) { return logistic_hessian(*f, x); });
-    register_problem(f, make_setup("logistic_100k", *f, V::Zero(f->dimension()), loss_at(*f, star), 5, 256, 1e-2));
+    auto f = std::make_shared<problems::LogisticRegression<double>>(bench::synthetic_logistic(100, 100000, 42, 1e-4));
+    register_problem(
+        f, make_setup("logistic_100k", *f, V::Zero(f->dimension()), loss_at(*f, f->minimizer()), 5, 256, 1e-2));
   }
 }
 

@@ -14,6 +14,8 @@
 #include <descent/problems/problems.hpp>
 #include <vector>
 
+#include "synthetic_logistic.hpp"
+
 namespace {
 
 using V2 = Eigen::Vector2d;
@@ -63,26 +65,9 @@ void BM_rosenbrock_minimize(benchmark::State& state) {
 BENCHMARK(BM_rosenbrock_hand_loop)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_rosenbrock_minimize)->Unit(benchmark::kMillisecond);
 
-// A fixed, seeded synthetic data set: x_j ~ U(-1, 1) features, labels from a planted model.
+// A fixed, seeded synthetic data set (the same as convergence.cpp's logistic_100k).
 const descent::problems::LogisticRegression<double>& logistic_problem() {
-  static const auto problem = [] {
-    constexpr Eigen::Index d = 100, n = 100000;
-    std::uint64_t state = 42;
-    auto uniform = [&] {  // SplitMix64: the same data on every platform
-      std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-      return double((z ^ (z >> 31)) >> 11) * 0x1.0p-53 * 2.0 - 1.0;
-    };
-    Eigen::MatrixXd X(d, n);
-    Eigen::VectorXd w(d), y(n);
-    for (Eigen::Index i = 0; i < d; ++i) w(i) = uniform();
-    for (Eigen::Index j = 0; j < n; ++j) {
-      for (Eigen::Index i = 0; i < d; ++i) X(i, j) = uniform();
-      y(j) = (X.col(j).dot(w) + 0.5 * uniform() > 0) ? 1.0 : 0.0;
-    }
-    return descent::problems::LogisticRegression<double>(std::move(X), std::move(y), {.l2 = 1e-4});
-  }();
+  static const auto problem = bench::synthetic_logistic(100, 100000, 42, 1e-4);
   return problem;
 }
 

@@ -36,18 +36,17 @@
 
 #include <Eigen/Core>
 #include <descent/descent.hpp>
+
+#include "common.hpp"
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <string>
-#include <string_view>
 #include <type_traits>
-#include <vector>
 
 namespace {
 
@@ -55,36 +54,18 @@ using Index = Eigen::Index;
 template <class T>
 using Vec = Eigen::Matrix<T, Eigen::Dynamic, 1>;
 
-template <class T>
-constexpr std::string_view type_name() {
-  return std::is_same_v<T, float> ? "float" : "double";
-}
+using bench::grad_floor;
+using bench::type_name;
 
 // ---------------------------------------------------------------------------------------------
-// Data
+// Data (bench/common.hpp, shared with torch_steps.cpp)
 
-std::uint64_t splitmix64(std::uint64_t& s) {
-  std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-/// n values with random sign and lo <= |x| <= 1, deterministic in seed (cheap enough to refill
-/// 1e7 values every time Google Benchmark re-runs a benchmark function).
 template <class T>
 Vec<T> random_values(Index n, std::uint64_t seed, double lo) {
   Vec<T> x(n);
-  for (Index i = 0; i < n; ++i) {
-    const std::uint64_t r = splitmix64(seed);
-    const double u = double(r >> 11) * 0x1.0p-53;  // [0, 1)
-    const double mag = lo + (1.0 - lo) * u;
-    x[i] = T((r & 1) ? -mag : mag);
-  }
+  bench::random_values(x.data(), n, seed, lo);
   return x;
 }
-
-constexpr double grad_floor = 0.05;
 
 /// The parameters and the gradient(s) of one benchmark.
 template <class T>
@@ -93,7 +74,9 @@ struct Workload {
   bool alternate;
 
   Workload(Index n, bool alternate_sign)
-      : p(random_values<T>(n, 1, 0.0)), g(random_values<T>(n, 2, grad_floor)), alternate(alternate_sign) {
+      : p(random_values<T>(n, bench::params_seed, 0.0)),
+        g(random_values<T>(n, bench::grads_seed, grad_floor)),
+        alternate(alternate_sign) {
     if (alternate) g_neg = -g;
   }
   /// The gradient of step k.
@@ -362,11 +345,7 @@ struct NaiveAdam {
 template <class T>
 void finish(benchmark::State& state, Index n, int arrays, const Vec<T>& p) {
   if (!p.allFinite()) state.SkipWithError("parameters became non-finite");
-  state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(n) * arrays * std::int64_t(sizeof(T)));
-  // Counter value n·1e-9, as an iteration-invariant rate, inverted: seconds / (iterations · n · 1e-9)
-  // = nanoseconds per parameter.
-  state.counters["ns_per_param"] =
-      benchmark::Counter(double(n) * 1e-9, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  bench::report_step<T>(state, n, arrays);
 }
 
 template <class Case, class T>
@@ -417,30 +396,17 @@ void bench_naive_adam(benchmark::State& state) {
 // ---------------------------------------------------------------------------------------------
 // Registration and the agreement check
 
-constexpr Index sizes[] = {100, 1'000, 10'000, 100'000, 1'000'000, 10'000'000};
-
-benchmark::TimeUnit unit_for(Index n) {
-  if (n <= 10'000) return benchmark::kNanosecond;
-  if (n <= 1'000'000) return benchmark::kMicrosecond;
-  return benchmark::kMillisecond;
-}
-
-/// Size, time unit, and a "min" statistic next to mean/median/stddev when run with repetitions:
-/// on a shared machine interference only ever adds time, so the minimum is the steadiest figure.
-void configure(benchmark::internal::Benchmark* b, Index n) {
-  b->Arg(n)->Unit(unit_for(n))->ComputeStatistics("min", [](const std::vector<double>& v) {
-    return *std::min_element(v.begin(), v.end());
-  });
-}
+using bench::configure;
+using bench::sizes;
 
 template <class Case, class T>
 void register_case() {
-  const std::string suffix = std::string("/") + Case::name + "/" + std::string(type_name<T>());
+  const auto name = [](const char* kind) { return std::string(kind) + "/" + Case::name + "/" + type_name<T>(); };
   for (const Index n : sizes) {
-    configure(benchmark::RegisterBenchmark(("descent" + suffix).c_str(), bench_descent<Case, T>), n);
-    configure(benchmark::RegisterBenchmark(("hand" + suffix).c_str(), bench_hand<Case, T>), n);
+    configure(benchmark::RegisterBenchmark(name("descent").c_str(), bench_descent<Case, T>), n);
+    configure(benchmark::RegisterBenchmark(name("hand").c_str(), bench_hand<Case, T>), n);
     if constexpr (std::is_same_v<Case, AdamFamily<false, false>>)
-      configure(benchmark::RegisterBenchmark(("eigen_naive" + suffix).c_str(), bench_naive_adam<T>), n);
+      configure(benchmark::RegisterBenchmark(name("eigen_naive").c_str(), bench_naive_adam<T>), n);
   }
 }
 
@@ -463,7 +429,7 @@ bool agrees() {
   const double diff = double((pd - ph).cwiseAbs().maxCoeff());
   if (!(scale > 0.0) || !(diff <= rtol * scale)) {
     std::fprintf(stderr, "hand loop disagrees with descent: %s/%s max |diff| = %g, max |p| = %g\n", Case::name,
-                 std::string(type_name<T>()).c_str(), diff, scale);
+                 type_name<T>(), diff, scale);
     return false;
   }
   return true;

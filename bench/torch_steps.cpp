@@ -12,10 +12,11 @@
 //                                 float or double, Variant in SGD_momentum, Adam, Adagrad, RMSProp
 //
 // Same options as step_throughput's descent/<Variant> and hand/<Variant> (lr = 1e-4, momentum 0.9
-// for SGD, torch's defaults otherwise), the same data (parameters uniform in [-1, 1], gradients
-// with 0.05 <= |g| <= 1, the same SplitMix64 streams), the same bytes_per_second convention (the
-// minimal traffic of the formula: arrays read plus arrays written, once each) and the same
-// ns_per_param counter and "min" statistic, so torch/..., descent/... and hand/... compare directly.
+// for SGD, torch's defaults otherwise), and from bench/common.hpp, which step_throughput.cpp uses
+// too, the same data (parameters uniform in [-1, 1], gradients with 0.05 <= |g| <= 1, the same
+// SplitMix64 streams), sizes, time units, "min" statistic and counters (bytes_per_second: the
+// minimal traffic of the formula, arrays read plus arrays written, once each; ns_per_param), so
+// torch/..., descent/... and hand/... compare directly.
 //
 // The gradient is set once (p.mutable_grad() = g) and stays; the first step (which allocates the
 // optimizer's state) is taken before timing starts; the timed loop runs under torch::NoGradGuard.
@@ -39,42 +40,22 @@
 #include <torch/types.h>
 #include <torch/version.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "common.hpp"
+
 namespace {
 
-// The same data as step_throughput.cpp's random_values(n, seed, lo): SplitMix64, random sign,
-// lo <= |x| <= 1. Copied rather than shared so that this file needs neither Eigen nor descent.
-std::uint64_t splitmix64(std::uint64_t& s) {
-  std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
+// The same data as step_throughput's (bench/common.hpp), written into the tensor's own memory.
 template <class T>
 torch::Tensor random_values(std::int64_t n, std::uint64_t seed, double lo) {
   constexpr auto dtype = std::is_same_v<T, float> ? torch::kFloat32 : torch::kFloat64;
   torch::Tensor x = torch::empty({n}, torch::TensorOptions().dtype(dtype));
-  T* data = x.data_ptr<T>();
-  for (std::int64_t i = 0; i < n; ++i) {
-    const std::uint64_t r = splitmix64(seed);
-    const double u = double(r >> 11) * 0x1.0p-53;  // [0, 1)
-    const double mag = lo + (1.0 - lo) * u;
-    data[i] = T((r & 1) ? -mag : mag);
-  }
+  bench::random_values(x.data_ptr<T>(), n, seed, lo);
   return x;
-}
-
-constexpr double grad_floor = 0.05;
-
-template <class T>
-constexpr const char* type_name() {
-  return std::is_same_v<T, float> ? "float" : "double";
 }
 
 // The variants: step_throughput's names and array counts, torch's optimizer and options.
@@ -114,8 +95,8 @@ template <class Case, class T>
 void bench_torch(benchmark::State& state) {
   at::set_num_threads(1);  // also set at start-up (below); cheap, and robust to whoever ran before
   const std::int64_t n = state.range(0);
-  torch::Tensor p = random_values<T>(n, 1, 0.0).requires_grad_(true);  // a leaf, like a model's parameter
-  p.mutable_grad() = random_values<T>(n, 2, grad_floor);               // set once, never changed
+  torch::Tensor p = random_values<T>(n, bench::params_seed, 0.0).requires_grad_(true);  // a leaf, like a parameter
+  p.mutable_grad() = random_values<T>(n, bench::grads_seed, bench::grad_floor);         // set once, never changed
   auto opt = Case::make({p});
   torch::NoGradGuard no_grad;
   opt.step();  // the first step allocates and fills the state: not timed
@@ -125,28 +106,14 @@ void bench_torch(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   if (!torch::isfinite(p).all().item<bool>()) state.SkipWithError("parameters became non-finite");
-  state.SetBytesProcessed(std::int64_t(state.iterations()) * n * Case::arrays * std::int64_t(sizeof(T)));
-  state.counters["ns_per_param"] =
-      benchmark::Counter(double(n) * 1e-9, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
-}
-
-// step_throughput.cpp's sizes, time units and "min" statistic.
-constexpr std::int64_t sizes[] = {100, 1'000, 10'000, 100'000, 1'000'000, 10'000'000};
-
-benchmark::TimeUnit unit_for(std::int64_t n) {
-  if (n <= 10'000) return benchmark::kNanosecond;
-  if (n <= 1'000'000) return benchmark::kMicrosecond;
-  return benchmark::kMillisecond;
+  bench::report_step<T>(state, n, Case::arrays);
 }
 
 template <class Case, class T>
 void register_case() {
-  const std::string name = std::string("torch/") + Case::name + "/" + type_name<T>();
-  for (const std::int64_t n : sizes)
-    benchmark::RegisterBenchmark(name.c_str(), bench_torch<Case, T>)
-        ->Arg(n)
-        ->Unit(unit_for(n))
-        ->ComputeStatistics("min", [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); });
+  const std::string name = std::string("torch/") + Case::name + "/" + bench::type_name<T>();
+  for (const std::int64_t n : bench::sizes)
+    bench::configure(benchmark::RegisterBenchmark(name.c_str(), bench_torch<Case, T>), n);
 }
 
 bool register_all() {

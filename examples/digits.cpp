@@ -107,17 +107,12 @@ struct Mlp {
     return double(correct) / double(Z.cols());
   }
 
-  // Glorot-uniform weights, zero biases, from SplitMix64: written out (unlike the std
-  // distributions), so the same seed gives the same network with every standard library.
+  // Glorot-uniform weights, zero biases, from descent's SplitMix64 generator: unlike the std
+  // distributions it is written out, so the same seed gives the same network everywhere.
   VectorXd initial(std::uint64_t seed) const {
     VectorXd w = VectorXd::Zero(dimension());
-    const auto uniform = [&seed](double bound) {
-      std::uint64_t z = (seed += 0x9e3779b97f4a7c15u);
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-      z ^= z >> 31;
-      return bound * (2 * (double(z >> 11) * 0x1.0p-53) - 1);
-    };
+    descent::detail::SplitMix64 random(seed);
+    const auto uniform = [&random](double bound) { return bound * random.uniform(-1.0, 1.0); };
     auto L = layers(w.data());
     for (double& v : L.W1.reshaped()) v = uniform(std::sqrt(6.0 / double(inputs + hidden)));
     for (double& v : L.W2.reshaped()) v = uniform(std::sqrt(6.0 / double(hidden + classes)));

@@ -253,6 +253,31 @@ TEST_CASE("csv: split_features_labels and class_count", "[csv]") {
   CHECK_THROWS_AS(class_count(Eigen::VectorXd()), std::invalid_argument);
 }
 
+TEST_CASE("csv: class_count refuses labels that are no class index, naming the label and its sample", "[csv]") {
+  // Converting 1e300 or inf to an integer is undefined behaviour: such labels must be refused
+  // before the conversion, as NaN, negative and fractional ones are.
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  const auto message = [](double label) {
+    const Eigen::Vector4d y(0, 2, label, 1);
+    try {
+      class_count(y);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no exception");
+  };
+  const std::string range = " of sample 2 is not an integer in [0, 2147483647]";
+  CHECK(message(1e300) == "class_count: label 1e+300" + range);
+  CHECK(message(inf) == "class_count: label inf" + range);
+  CHECK(message(-inf) == "class_count: label -inf" + range);
+  CHECK_THAT(message(std::nan("")), Catch::StartsWith("class_count: label ") && Catch::EndsWith("nan" + range));
+  CHECK(message(-1) == "class_count: label -1" + range);
+  CHECK(message(2.5) == "class_count: label 2.5" + range);
+  CHECK(message(2147483648.0) == "class_count: label 2147483648" + range);
+  // The largest label that is an int still counts.
+  CHECK(class_count(Eigen::Vector2d(0, 2147483647.0)) == Index(2147483648));
+}
+
 TEST_CASE("csv: train_test_split is deterministic, disjoint and covers every index", "[csv]") {
   for (const Index n : {3, 10, 150, 569, 1797}) {
     for (const double fraction : {0.2, 0.25, 0.5, 0.6}) {

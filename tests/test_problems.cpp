@@ -11,6 +11,7 @@
 #include <descent/check_gradient.hpp>
 #include <descent/objective.hpp>
 #include <descent/problems/problems.hpp>
+#include <descent/sampler.hpp>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
@@ -31,20 +32,21 @@ using Eigen::Index;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 using Eigen::VectorXi;
+using Random = descent::detail::SplitMix64;
 
 constexpr double kTolerance = 1e-6;  // max relative error of a correct gradient, in double
 constexpr int kPoints = 5;           // random points per configuration
 
 // Deterministic data and points, from the library's own generator (the same on every platform).
-MatrixXd random_matrix(Index rows, Index cols, std::uint64_t& state, double lo = -1.0, double hi = 1.0) {
+MatrixXd random_matrix(Index rows, Index cols, Random& rng, double lo = -1.0, double hi = 1.0) {
   MatrixXd m(rows, cols);
   for (Index j = 0; j < cols; ++j)
-    for (Index i = 0; i < rows; ++i) m(i, j) = descent::detail::splitmix64_uniform(state, lo, hi);
+    for (Index i = 0; i < rows; ++i) m(i, j) = rng.uniform(lo, hi);
   return m;
 }
 
-VectorXd random_vector(Index n, std::uint64_t& state, double lo = -1.0, double hi = 1.0) {
-  return random_matrix(n, 1, state, lo, hi);
+VectorXd random_vector(Index n, Random& rng, double lo = -1.0, double hi = 1.0) {
+  return random_matrix(n, 1, rng, lo, hi);
 }
 
 std::vector<Index> all_indices(Index n) {
@@ -64,21 +66,20 @@ struct Regression {
 };
 
 Regression regression_data(Index d, Index m, std::uint64_t seed) {
-  std::uint64_t state = seed;
-  Regression data{random_matrix(d, m, state), VectorXd()};
-  const VectorXd truth = random_vector(d, state, -2.0, 2.0);
-  data.targets = data.samples.transpose() * truth + 0.1 * random_vector(m, state);
+  Random rng(seed);
+  Regression data{random_matrix(d, m, rng), VectorXd()};
+  const VectorXd truth = random_vector(d, rng, -2.0, 2.0);
+  data.targets = data.samples.transpose() * truth + 0.1 * random_vector(m, rng);
   return data;
 }
 
 // Labels from a noisy linear model, so that the data are not separable.
 Regression binary_data(Index d, Index m, std::uint64_t seed) {
-  std::uint64_t state = seed;
-  Regression data{random_matrix(d, m, state), VectorXd(m)};
-  const VectorXd truth = random_vector(d, state, -2.0, 2.0);
+  Random rng(seed);
+  Regression data{random_matrix(d, m, rng), VectorXd(m)};
+  const VectorXd truth = random_vector(d, rng, -2.0, 2.0);
   for (Index i = 0; i < m; ++i)
-    data.targets[i] =
-        data.samples.col(i).dot(truth) + descent::detail::splitmix64_uniform(state, -1.0, 1.0) > 0.2 ? 1.0 : 0.0;
+    data.targets[i] = data.samples.col(i).dot(truth) + rng.uniform(-1.0, 1.0) > 0.2 ? 1.0 : 0.0;
   return data;
 }
 
@@ -88,11 +89,11 @@ struct Multiclass {
 };
 
 Multiclass multiclass_data(Index d, Index m, Index classes, std::uint64_t seed) {
-  std::uint64_t state = seed;
-  Multiclass data{random_matrix(d, m, state), VectorXi(m)};
-  const MatrixXd truth = random_matrix(d, classes, state, -2.0, 2.0);
+  Random rng(seed);
+  Multiclass data{random_matrix(d, m, rng), VectorXi(m)};
+  const MatrixXd truth = random_matrix(d, classes, rng, -2.0, 2.0);
   for (Index i = 0; i < m; ++i) {
-    const VectorXd z = truth.transpose() * data.samples.col(i) + random_vector(classes, state);
+    const VectorXd z = truth.transpose() * data.samples.col(i) + random_vector(classes, rng);
     Index best = 0;
     z.maxCoeff(&best);
     data.labels[i] = int(best);
@@ -111,9 +112,9 @@ void require_passes(const Check& check, double tolerance = kTolerance) {
 // The gradient of f at kPoints random points, full and (for stochastic problems) on some minibatches.
 template <class P>
 void check_problem(const P& problem, std::uint64_t seed, double scale = 1.0) {
-  std::uint64_t state = seed;
+  Random rng(seed);
   for (int point = 0; point < kPoints; ++point) {
-    const VectorXd x = random_vector(problem.dimension(), state, -scale, scale);
+    const VectorXd x = random_vector(problem.dimension(), rng, -scale, scale);
     INFO("point " << point << ": " << x.transpose());
     require_passes(check_gradient(problem, x));
     if constexpr (descent::StochasticObjective<P, VectorXd>) {
@@ -138,16 +139,23 @@ std::pair<double, double> extreme_eigenvalues(const MatrixXd& A) {
   return {bottom.dot(Abottom), top.dot(Atop)};
 }
 
-template <class Make>
-void require_invalid(Make make, const std::string& fragment) {
+// make() throws an Error whose message contains the fragment.
+template <class Error, class Make>
+void require_throws(Make make, const std::string& fragment) {
   try {
     make();
     FAIL("no exception; expected one mentioning \"" << fragment << "\"");
-  } catch (const std::invalid_argument& e) {
+  } catch (const Error& e) {
     const std::string what = e.what();
     INFO("message: " << what);
     CHECK(what.find(fragment) != std::string::npos);
   }
+}
+
+// An invalid problem, call or option.
+template <class Make>
+void require_invalid(Make make, const std::string& fragment) {
+  require_throws<std::invalid_argument>(make, fragment);
 }
 
 // The loss and gradient of p at x, through a VectorXd.
@@ -165,8 +173,8 @@ std::pair<double, VectorXd> evaluate(const P& p, const VectorXd& x) {
 
 TEST_CASE("check_gradient: an exact gradient passes and x is left untouched", "[check_gradient]") {
   const Rosenbrock<> f(6);
-  std::uint64_t state = 1;
-  const VectorXd x = random_vector(6, state, -2.0, 2.0);
+  Random rng(1);
+  const VectorXd x = random_vector(6, rng, -2.0, 2.0);
   const VectorXd before = x;
 
   const auto check = check_gradient(f, x);
@@ -201,8 +209,8 @@ TEST_CASE("check_gradient: an exact gradient passes and x is left untouched", "[
 
 TEST_CASE("check_gradient: a wrong coordinate is flagged at its index", "[check_gradient]") {
   const Rosenbrock<> f(8);
-  std::uint64_t state = 2;
-  const VectorXd x = random_vector(8, state, -2.0, 2.0);
+  Random rng(2);
+  const VectorXd x = random_vector(8, rng, -2.0, 2.0);
   for (const Index wrong : {Index(0), Index(3), Index(7)}) {
     INFO("coordinate " << wrong << " off by 10%");
     auto broken = [&](const VectorXd& p, VectorXd& g) {
@@ -226,7 +234,7 @@ TEST_CASE("check_gradient: a wrong coordinate is flagged at its index", "[check_
     g[1] = -g[1];
     return value;
   };
-  const VectorXd w = random_vector(3, state);
+  const VectorXd w = random_vector(3, rng);
   const auto check = check_gradient(flipped, w);
   CHECK(check.worst_index == 1);
   CHECK(check.max_relative_error == Approx(2.0).epsilon(1e-6));
@@ -296,8 +304,8 @@ TEST_CASE("check_gradient: options", "[check_gradient]") {
 
   // Central differences are exact on a quadratic up to round-off, so even a large step passes.
   const Quadratic<> q = Quadratic<>::ill_conditioned(5, 10.0, 4);
-  std::uint64_t state = 4;
-  const VectorXd x = random_vector(5, state);
+  Random rng(4);
+  const VectorXd x = random_vector(5, rng);
   require_passes(check_gradient(q, x, {.step = 0.1}), 1e-9);
   // On Rosenbrock the truncation error of a large step shows.
   const Rosenbrock<> r(4);
@@ -312,8 +320,8 @@ TEST_CASE("check_gradient: options", "[check_gradient]") {
 TEST_CASE("check_gradient: stochastic objectives on a batch", "[check_gradient]") {
   const Regression data = regression_data(4, 20, 5);
   const LeastSquares<> ls(data.samples, data.targets);
-  std::uint64_t state = 5;
-  const VectorXd x = random_vector(4, state);
+  Random rng(5);
+  const VectorXd x = random_vector(4, rng);
   const std::vector<Index> batch = {3, 9, 9, 0};
 
   const auto check = check_gradient(ls, x, batch);
@@ -521,8 +529,8 @@ TEST_CASE("problems: LeastSquares gradient, solution and layouts", "[problems]")
   check_problem(ls, 10);
 
   // The formula, at one point.
-  std::uint64_t state = 11;
-  const VectorXd x = random_vector(5, state);
+  Random rng(11);
+  const VectorXd x = random_vector(5, rng);
   const VectorXd residual = data.samples.transpose() * x - data.targets;
   const auto [f, g] = evaluate(ls, x);
   CHECK(f == Approx(residual.squaredNorm() / 80));
@@ -573,8 +581,8 @@ TEST_CASE("problems: LogisticRegression gradient, formula and stability", "[prob
 
   // The formula with the intercept, and the intercept left out of the penalty.
   const LogisticRegression<> lr(data.samples, data.targets, {.l2 = 0.3});
-  std::uint64_t state = 14;
-  const VectorXd x = random_vector(5, state);
+  Random rng(14);
+  const VectorXd x = random_vector(5, rng);
   const VectorXd z = (data.samples.transpose() * x.head(4)).array() + x[4];
   double expected = 0;
   for (Index i = 0; i < 50; ++i) expected += std::log(1 + std::exp(z[i])) - data.targets[i] * z[i];
@@ -608,8 +616,8 @@ TEST_CASE("problems: LogisticRegression predictions", "[problems]") {
   CHECK(p0.size() == 60);
   CHECK(p0.isConstant(0.5));
 
-  std::uint64_t state = 16;
-  const VectorXd x = random_vector(4, state);
+  Random rng(16);
+  const VectorXd x = random_vector(4, rng);
   const VectorXd p = lr.predict_proba(x);
   const VectorXd z = (data.samples.transpose() * x.head(3)).array() + x[3];
   for (Index i = 0; i < 60; ++i) CHECK(p[i] == Approx(1 / (1 + std::exp(-z[i]))).epsilon(1e-14));
@@ -640,8 +648,8 @@ TEST_CASE("problems: SoftmaxRegression gradient, layout and stability", "[proble
   }
 
   const SoftmaxRegression<> sr(data.samples, data.labels, 3, {.l2 = 0.4});
-  std::uint64_t state = 19;
-  VectorXd x = random_vector(15, state);
+  Random rng(19);
+  VectorXd x = random_vector(15, rng);
 
   // weights(x) is the 5 x 3 column-major view [W; cᵀ]: class k owns x[5k, 5k + 5).
   const auto W = sr.weights(std::as_const(x));
@@ -689,8 +697,8 @@ TEST_CASE("problems: SoftmaxRegression gradient, layout and stability", "[proble
 TEST_CASE("problems: SoftmaxRegression predictions", "[problems]") {
   const Multiclass data = multiclass_data(3, 30, 4, 20);
   const SoftmaxRegression<> sr(data.samples, data.labels, 4);
-  std::uint64_t state = 21;
-  const VectorXd x = random_vector(sr.dimension(), state);
+  Random rng(21);
+  const VectorXd x = random_vector(sr.dimension(), rng);
   const MatrixXd p = sr.predict_proba(x);
   CHECK(p.rows() == 4);
   CHECK(p.cols() == 30);
@@ -713,8 +721,8 @@ TEST_CASE("problems: two-class softmax regression is logistic regression", "[pro
   const VectorXi labels = data.targets.cast<int>();
   const LogisticRegression<> lr(data.samples, data.targets, {.l2 = 0.1});
   const SoftmaxRegression<> sr(data.samples, labels, 2, {.l2 = 0.1});
-  std::uint64_t state = 23;
-  const VectorXd x = random_vector(4, state);
+  Random rng(23);
+  const VectorXd x = random_vector(4, rng);
   VectorXd both = VectorXd::Zero(8);
   both.tail(4) = x;
   const auto [f_lr, g_lr] = evaluate(lr, x);
@@ -728,15 +736,148 @@ TEST_CASE("problems: two-class softmax regression is logistic regression", "[pro
   CHECK(sr.predict_proba(both).row(1).transpose().isApprox(lr.predict_proba(x), 1e-14));
 }
 
+// ---------------------------------------------------------------------------------------------
+// The reference minimizers (Newton's method)
+
+namespace {
+
+// What minimizer() throws when Newton's method fails.
+template <class Make>
+void require_failure(Make make, const std::string& fragment) {
+  require_throws<std::runtime_error>(make, fragment);
+}
+
+// The gradient norm of p at x.
+template <class P>
+double gradient_norm(const P& p, const VectorXd& x) {
+  return evaluate(p, x).second.norm();
+}
+
+// Labels that the first feature separates: the logistic loss without l2 has no minimum.
+Regression separable_data(Index d, Index m, std::uint64_t seed) {
+  Regression data = binary_data(d, m, seed);
+  for (Index i = 0; i < m; ++i) data.targets[i] = data.samples(0, i) > 0 ? 1.0 : 0.0;
+  return data;
+}
+
+}  // namespace
+
+TEST_CASE("problems: LogisticRegression::minimizer", "[problems][minimizer]") {
+  const Regression data = binary_data(4, 50, 12);
+  using Options = descent::problems::LogisticRegressionOptions;
+  // x* as the Newton iterations that minimizer() replaced computed it (a finite-difference
+  // Hessian of the analytic gradient, to a gradient norm of 1e-12).
+  const std::vector<std::pair<Options, VectorXd>> cases = {
+      {Options{.l2 = 0.1}, (VectorXd(5) << 0.48000920498537047, 0.4705693149624337, 0.33240079171059184,
+                            -0.90896733254988082, -0.37800065056249554)
+                               .finished()},
+      {Options{.l2 = 0.5, .fit_intercept = false},
+       (VectorXd(4) << 0.13444740713832679, 0.12581230171731053, 0.087378112754726511, -0.25888523366600869)
+           .finished()},
+      // No penalty: the data are not separable, so the minimum exists.
+      {Options{}, (VectorXd(5) << 10.707679098911951, 10.568751836481496, 9.6909079526095603, -16.431542936954106,
+                   -0.83576943095810585)
+                      .finished()}};
+  for (const auto& [options, expected] : cases) {
+    INFO("l2 = " << options.l2 << ", fit_intercept = " << options.fit_intercept);
+    const LogisticRegression<> lr(data.samples, data.targets, options);
+    const VectorXd x = lr.minimizer();
+    CHECK(gradient_norm(lr, x) <= 1e-10);  // the documented tolerance; it gets to rounding (~1e-16)
+    CHECK(x.isApprox(expected, 1e-11));
+    // A float problem: the same minimizer, computed in double.
+    const LogisticRegression<float> single(data.samples.cast<float>(), data.targets.cast<float>(), options);
+    CHECK(single.minimizer().cast<double>().isApprox(expected, 1e-5));
+  }
+
+  const LogisticRegression<> lr(data.samples, data.targets, {.l2 = 0.1});
+  CHECK(lr.minimizer({.gradient_tolerance = 1e-3}).isApprox(cases[0].second, 1e-2));
+  require_failure([&] { lr.minimizer({.max_iterations = 1}); },
+                  "descent::problems::LogisticRegression::minimizer: Newton's method did not reach "
+                  "gradient_tolerance = 1e-10 (gradient norm ");
+  require_invalid([&] { lr.minimizer({.gradient_tolerance = 0}); },
+                  "descent::problems::NewtonOptions: invalid gradient_tolerance = 0 (must be a finite number > 0)");
+  require_invalid([&] { lr.minimizer({.gradient_tolerance = std::numeric_limits<double>::quiet_NaN()}); },
+                  "invalid gradient_tolerance = nan");
+  require_invalid([&] { lr.minimizer({.max_iterations = 0}); },
+                  "descent::problems::NewtonOptions: invalid max_iterations = 0 (must be >= 1)");
+
+  // Separable classes without a penalty: the loss has no minimum, and minimizer() says so rather
+  // than return a point far out where the gradient happens to be tiny.
+  const Regression separable = separable_data(3, 40, 31);
+  const LogisticRegression<> unbounded(separable.samples, separable.targets);
+  require_failure([&] { unbounded.minimizer(); },
+                  "; with l2 = 0 the loss has no minimum when the classes are linearly separable");
+  require_failure([&] { unbounded.minimizer({.gradient_tolerance = 1e-3, .max_iterations = 10}); },
+                  "::minimizer: the gradient is below gradient_tolerance but Newton's step is still ");
+  const LogisticRegression<> penalized(separable.samples, separable.targets, {.l2 = 1e-2});
+  CHECK(gradient_norm(penalized, penalized.minimizer()) <= 1e-10);
+  // A feature that is always 0 without a penalty: its weight is not determined.
+  MatrixXd blank = data.samples;
+  blank.row(2).setZero();
+  require_failure([&] { LogisticRegression<>(blank, data.targets).minimizer(); },
+                  "the Hessian is not positive definite (gradient norm ");
+}
+
+TEST_CASE("problems: SoftmaxRegression::minimizer", "[problems][minimizer]") {
+  const Multiclass data = multiclass_data(4, 45, 3, 17);
+  // x* as the Newton iterations that minimizer() replaced computed it (see LogisticRegression).
+  const VectorXd expected =
+      (VectorXd(12) << -0.15598050565183047, -0.47945755813322882, -0.077878326094486777, 0.3175290115526293,
+       -0.16609082534666875, 0.31828576691014937, -0.3618001422455227, 0.27943698506336562, 0.32207133099849922,
+       0.16117179122307945, 0.43967846834000945, -0.59696599661599492)
+          .finished();
+  const SoftmaxRegression<> unbiased(data.samples, data.labels, 3, {.l2 = 0.2, .fit_intercept = false});
+  const VectorXd x = unbiased.minimizer();
+  CHECK(gradient_norm(unbiased, x) <= 1e-10);
+  CHECK(x.isApprox(expected, 1e-11));
+  const SoftmaxRegression<float> single(data.samples.cast<float>(), data.labels, 3,
+                                        {.l2 = 0.2, .fit_intercept = false});
+  CHECK(single.minimizer().cast<double>().isApprox(expected, 1e-5));
+
+  // With intercepts, adding the same number to all three leaves the loss unchanged: minimizer()
+  // gives the minimizer whose intercepts sum to zero. The old computation ended at another point
+  // of that line; the weights and the differences of the intercepts are the same.
+  const SoftmaxRegression<> sr(data.samples, data.labels, 3, {.l2 = 0.2});
+  const VectorXd z = sr.minimizer();
+  CHECK(gradient_norm(sr, z) <= 1e-10);
+  const auto W = sr.weights(z);
+  CHECK(std::abs(W.row(4).sum()) < 1e-12);
+  const MatrixXd expected_weights =
+      (MatrixXd(4, 3) << -0.16366694885772443, -0.15792036308836691, 0.3215873119460913, -0.5156460547185604,
+       0.35275595410980476, 0.16289010060875569, -0.087289084161355113, -0.36417852593326966, 0.45146761009462461,
+       0.31259508585853307, 0.24761055524584574, -0.56020564110437898)
+          .finished();
+  CHECK(W.topRows(4).isApprox(expected_weights, 1e-11));
+  const Eigen::RowVector3d expected_intercepts(17.71303485536156, 17.899280111941856, 18.431810585927192);
+  CHECK((W.row(4).array() - W(4, 0))
+            .matrix()
+            .isApprox((expected_intercepts.array() - expected_intercepts[0]).matrix(), 1e-11));
+
+  // Without a penalty these classes are separable: no minimum.
+  require_failure([&] { SoftmaxRegression<>(data.samples, data.labels, 3).minimizer(); },
+                  "; with l2 = 0 the loss has no minimum when the classes are linearly separable");
+
+  // Two classes: the softmax minimizer is ±½ of the logistic one with half the penalty (at the
+  // optimum class 0's column is minus class 1's, and the penalty on both is half that on their
+  // difference).
+  const Regression binary = binary_data(3, 25, 22);
+  const LogisticRegression<> lr(binary.samples, binary.targets, {.l2 = 0.05});
+  const SoftmaxRegression<> two(binary.samples, binary.targets.cast<int>(), 2, {.l2 = 0.1});
+  const VectorXd w = lr.minimizer(), both = two.minimizer();
+  CHECK((2 * both.tail(4)).isApprox(w, 1e-12));
+  CHECK(both.head(4).isApprox(-both.tail(4), 1e-12));
+  CHECK(evaluate(two, both).first == Approx(evaluate(lr, w).first).epsilon(1e-14));
+}
+
 TEST_CASE("problems: the stochastic loss over all samples is the full loss", "[problems]") {
   const Regression reg = regression_data(4, 33, 24);
   const Regression bin = binary_data(4, 33, 25);
   const Multiclass multi = multiclass_data(4, 33, 3, 26);
   const std::vector<Index> everything = all_indices(33);
-  std::uint64_t state = 27;
+  Random rng(27);
 
   auto same = [&](const auto& problem) {
-    const VectorXd x = random_vector(problem.dimension(), state);
+    const VectorXd x = random_vector(problem.dimension(), rng);
     VectorXd full(x.size()), batched(x.size());
     // The same loop over the same samples in the same order: the same numbers, to the last bit.
     CHECK(problem(x, full) == problem(x, everything, batched));
@@ -766,8 +907,8 @@ TEST_CASE("problems: any Eigen vector holder gives the same numbers", "[problems
 
   auto holders = [](const auto& problem) {
     const Index n = problem.dimension();
-    std::uint64_t state = 30;
-    const VectorXd x = random_vector(n, state);
+    Random rng(30);
+    const VectorXd x = random_vector(n, rng);
     const auto reference = evaluate(problem, x);
     const double f = reference.first;
     const VectorXd& g = reference.second;
@@ -893,9 +1034,9 @@ TEST_CASE("problems: float versions agree with double", "[problems]") {
   const VectorXf b = Quadratic<>::ill_conditioned(6, 20.0, 38).b().cast<float>();
 
   auto agree = [](const auto& single, const auto& twice) {
-    std::uint64_t state = 39;
+    Random rng(39);
     for (int point = 0; point < kPoints; ++point) {
-      const VectorXd x = random_vector(twice.dimension(), state);
+      const VectorXd x = random_vector(twice.dimension(), rng);
       const VectorXf xf = x.cast<float>();
       VectorXf gf(xf.size());
       const float f = single(xf, gf);

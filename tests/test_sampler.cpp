@@ -69,6 +69,24 @@ TEST_CASE("sampler: SplitMix64 reproduces its published reference outputs", "[sa
   CHECK(g() == 16408922859458223821u);
 }
 
+TEST_CASE("sampler: SplitMix64's uniform doubles are the top 53 bits, scaled", "[sampler][golden]") {
+  // The generator behind every seeded data set of the problems, tests, benchmarks and examples:
+  // pinned from the reference outputs above, computed exactly (in Python's doubles).
+  using descent::detail::SplitMix64;
+  CHECK(SplitMix64::unit_interval(0) == 0.0);
+  CHECK(SplitMix64::unit_interval(~std::uint64_t(0)) == 1.0 - 0x1.0p-53);
+  CHECK(SplitMix64::unit_interval(6457827717110365317u) == 0.3500795420214081);
+  SplitMix64 unit(1234567), symmetric(1234567), shifted(1234567);
+  CHECK(unit.uniform() == 0.3500795420214081);
+  CHECK(unit.uniform() == 0.17364409667091263);
+  CHECK(symmetric.uniform(-1.0, 1.0) == -0.29984091595718376);
+  CHECK(symmetric.uniform(-1.0, 1.0) == -0.6527118066581747);
+  CHECK(symmetric.uniform(-1.0, 1.0) == 0.06441460812483846);
+  // Widths that are powers of two: the product is exact, so an FMA (-march=native) changes nothing.
+  CHECK(shifted.uniform(2.0, 6.0) == 3.4003181680856325);
+  CHECK(shifted.uniform(2.0, 6.0) == 2.6945763866836505);
+}
+
 TEST_CASE("sampler: xoshiro256** reproduces its reference outputs", "[sampler]") {
   // From the state {1, 2, 3, 4}: the first ten outputs of the authors' xoshiro256starstar.c, as
   // quoted in the test of rand_xoshiro (github.com/rust-random/rngs, xoshiro256starstar.rs).

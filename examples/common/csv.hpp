@@ -4,7 +4,8 @@
 // split, standardization). Strict on purpose: a file that is not what an example expects should
 // stop it with the file, the line and the reason, not let it train quietly on misread numbers.
 //
-// Self-contained (Eigen and the standard library only), so it can be copied out of the examples.
+// Needs only Eigen, the standard library and descent's random generator (descent/sampler.hpp), so it
+// can be copied out of the examples.
 
 #include <Eigen/Core>
 #include <algorithm>
@@ -12,8 +13,10 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <descent/sampler.hpp>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <numeric>
 #include <sstream>
 #include <stdexcept>
@@ -189,15 +192,25 @@ inline Dataset split_features_labels(const Table& table) {
   return {table.values.leftCols(d), table.values.col(d)};
 }
 
+/// The largest class label class_count accepts: int's largest value, since the examples hand the
+/// labels to SoftmaxRegression as ints (y.cast<int>()).
+inline constexpr double max_class_label = double(std::numeric_limits<int>::max());
+
 /// The number of classes k of class labels 0, 1, ..., k−1 (the largest label plus one). Throws
-/// std::invalid_argument if y is empty or a label is negative or not an integer, since a
-/// classifier indexing its outputs by label would then read out of bounds.
+/// std::invalid_argument if y is empty, or, naming the label and its sample (row of y), if a label
+/// is not an integer in [0, max_class_label]: negative, fractional, NaN, infinite or too large. A
+/// classifier indexing its outputs by label would read out of bounds, and converting such a
+/// double to an integer is undefined behaviour.
 inline Eigen::Index class_count(const Eigen::VectorXd& y) {
   if (y.size() == 0) throw std::invalid_argument("class_count: no labels");
   for (Eigen::Index i = 0; i < y.size(); ++i) {
-    if (!(y[i] >= 0) || y[i] != std::floor(y[i]))
-      throw std::invalid_argument("class_count: label " + detail::format(y[i]) + " of sample " + std::to_string(i) +
-                                  " is not an integer >= 0");
+    // NaN fails both comparisons, -inf the first, +inf and anything too large the second.
+    if (!(y[i] >= 0 && y[i] <= max_class_label) || y[i] != std::floor(y[i])) {
+      std::string message = "class_count: label ";
+      message.append(detail::format(y[i])).append(" of sample ").append(std::to_string(i));
+      message.append(" is not an integer in [0, ").append(detail::format(max_class_label)).append("]");
+      throw std::invalid_argument(message);
+    }
   }
   return Eigen::Index(y.maxCoeff()) + 1;
 }
@@ -214,7 +227,7 @@ struct TrainTestSplit {
 /// and standard library, because the generator and the shuffle are written out here (std::shuffle
 /// and the std distributions are implementation-defined):
 ///   - the generator is SplitMix64 (Steele, Lea & Flood, OOPSLA 2014; https://prng.di.unimi.it/splitmix64.c)
-///     started at `seed`;
+///     started at `seed`, descent's own (descent::detail::SplitMix64, in descent/sampler.hpp);
 ///   - a draw from [0, b) takes generator outputs r until r >= 2^64 mod b and returns r mod b, which
 ///     is exactly uniform;
 ///   - the permutation is Durstenfeld's Fisher–Yates shuffle of 0..n−1: for i = n−1 down to 1,
@@ -231,13 +244,7 @@ inline TrainTestSplit train_test_split(Eigen::Index n, double test_fraction, std
     throw std::invalid_argument("train_test_split: test_fraction " + detail::format(test_fraction) + " of " +
                                 std::to_string(n) + " samples leaves a part empty");
 
-  std::uint64_t state = seed;
-  const auto next = [&state] {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-  };
+  descent::detail::SplitMix64 next(seed);
   const auto below = [&next](std::uint64_t bound) {
     // Outputs below 2^64 mod bound are the surplus that would make small results more likely.
     const std::uint64_t threshold = (std::uint64_t(0) - bound) % bound;

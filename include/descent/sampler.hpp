@@ -47,19 +47,31 @@ struct SamplerOptions {
 namespace detail {
 
 /// SplitMix64 (Steele, Lea & Flood, "Fast splittable pseudorandom number generators", OOPSLA
-/// 2014), as in Vigna's reference https://prng.di.unimi.it/splitmix64.c. Used only to expand a
-/// 64-bit seed into xoshiro's state, as the xoshiro authors recommend: consecutive seeds then give
-/// unrelated states, and the state cannot come out all zero.
+/// 2014), as in Vigna's reference https://prng.di.unimi.it/splitmix64.c. Here it expands a 64-bit
+/// seed into xoshiro's state, as the xoshiro authors recommend: consecutive seeds then give
+/// unrelated states, and the state cannot come out all zero. It is also the one generator behind
+/// every seeded number outside the sampler (Quadratic::ill_conditioned, and the tests', benchmarks'
+/// and examples' data): written out, unlike <random>'s distributions, so that the same seed gives
+/// the same numbers with every compiler and standard library.
 class SplitMix64 {
  public:
   explicit constexpr SplitMix64(std::uint64_t seed) : state_(seed) {}
 
+  /// The next 64 random bits.
   constexpr std::uint64_t operator()() {
     std::uint64_t z = (state_ += 0x9e3779b97f4a7c15u);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
     return z ^ (z >> 31);
   }
+
+  /// A uniform double in [lo, hi): lo + (hi − lo)·u with u = unit_interval(next 64 bits), in IEEE
+  /// double arithmetic, so the same on every platform. (When hi − lo is a power of two, as for
+  /// [−1, 1), the product is exact too, and a compiler contracting it into an FMA changes nothing.)
+  constexpr double uniform(double lo = 0.0, double hi = 1.0) { return lo + (hi - lo) * unit_interval((*this)()); }
+
+  /// The top 53 bits of `bits` as a double in [0, 1): k·2⁻⁵³ for k = bits >> 11, exactly.
+  static constexpr double unit_interval(std::uint64_t bits) { return double(bits >> 11) * 0x1.0p-53; }
 
  private:
   std::uint64_t state_;

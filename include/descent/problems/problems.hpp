@@ -6,8 +6,8 @@
 //   Rosenbrock<S>(n)                                      minimizer() = (1, …, 1), minimum() = 0
 //   Quadratic<S>(A, b), Quadratic<S>::ill_conditioned(n, κ, seed)   minimizer() = A⁻¹b, minimum()
 //   LeastSquares<S>(X, b)                                 stochastic; solution(): min-norm least squares
-//   LogisticRegression<S>(X, y, {.l2, .fit_intercept})    stochastic; labels y in {0, 1}
-//   SoftmaxRegression<S>(X, y, K, {.l2, .fit_intercept})  stochastic; labels y in [0, K)
+//   LogisticRegression<S>(X, y, {.l2, .fit_intercept})    stochastic; labels y in {0, 1}; minimizer() by Newton
+//   SoftmaxRegression<S>(X, y, K, {.l2, .fit_intercept})  stochastic; labels y in [0, K); minimizer() by Newton
 //
 // Every problem is an Objective (`f(x, grad)` returns the loss and writes its gradient) and has
 // `dimension()`, the number of parameters. The data-set problems are also StochasticObjectives:

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "descent/detail/problems.hpp"
+#include "descent/sampler.hpp"
 
 namespace descent::problems {
 
@@ -61,9 +62,10 @@ class Quadratic {
   /// A deterministic n × n problem whose Hessian has eigenvalues log-spaced from 1 to
   /// condition_number: A = Q·diag(λ)·Qᵀ with λ_k = condition_number^(k/(n−1)), k = 0…n−1, and Q a
   /// random orthogonal matrix, the product of n Householder reflections I − 2·vvᵀ/‖v‖² with v
-  /// uniform in [−1, 1)ⁿ; b is uniform in [−1, 1)ⁿ. The numbers come from SplitMix64 seeded with
-  /// `seed` (the n vectors v, then b), and everything is computed in double: the same seed gives
-  /// the same problem everywhere, up to the last bits of std::pow and of Eigen's kernels.
+  /// uniform in [−1, 1)ⁿ; b is uniform in [−1, 1)ⁿ. The numbers come from SplitMix64
+  /// (detail::SplitMix64, in descent/sampler.hpp) seeded with `seed` (the n vectors v, then b), and
+  /// everything is computed in double: the same seed gives the same problem everywhere, up to the
+  /// last bits of std::pow and of Eigen's kernels.
   ///
   /// Throws std::invalid_argument unless n >= 2 and condition_number is finite and >= 1. In float,
   /// rounding A moves its eigenvalues by about 1e-7·condition_number, so beyond about 1e6 the
@@ -84,10 +86,10 @@ class Quadratic {
     // Each reflection H = I − 2vvᵀ (‖v‖ = 1) turns A into H·A·H = A − 2(v·wᵀ + w·vᵀ) with
     // w = A·v − (vᵀA·v)·v: a rank-2 update, which keeps the spectrum and needs no factorization
     // (a QR of a random matrix would give such a Q too, at several times the compile time).
-    std::uint64_t state = seed;
+    detail::SplitMix64 random(seed);
     Eigen::VectorXd v(n), w(n);
     for (Eigen::Index k = 0; k < n; ++k) {
-      for (Eigen::Index i = 0; i < n; ++i) v[i] = detail::splitmix64_uniform(state, -1.0, 1.0);
+      for (Eigen::Index i = 0; i < n; ++i) v[i] = random.uniform(-1.0, 1.0);
       v.normalize();
       w.noalias() = hessian * v;
       w -= v.dot(w) * v;
@@ -95,7 +97,7 @@ class Quadratic {
       hessian.noalias() -= (2.0 * w) * v.transpose();
     }
     Eigen::VectorXd linear(n);
-    for (Eigen::Index i = 0; i < n; ++i) linear[i] = detail::splitmix64_uniform(state, -1.0, 1.0);
+    for (Eigen::Index i = 0; i < n; ++i) linear[i] = random.uniform(-1.0, 1.0);
     return Quadratic(hessian.cast<Scalar>(), linear.cast<Scalar>());
   }
 

@@ -36,8 +36,9 @@ struct SoftmaxRegressionOptions {
 /// PARAMETER LAYOUT: the (d + 1) × K matrix [W; cᵀ] (d × K without fit_intercept) flattened
 /// column-major, so class k owns the contiguous run x[k·r, (k+1)·r) with r = weight_rows(): its d
 /// weights, then its intercept. weights(x) views x as that matrix without copying. The loss is
-/// computed with a stable log-sum-exp (the largest logit is subtracted first). The minimizer is
-/// unique when l2 > 0 and has no closed form.
+/// computed with a stable log-sum-exp (the largest logit is subtracted first). The minimizer has no
+/// closed form (minimizer() computes it by Newton's method); it is unique when l2 > 0 and
+/// fit_intercept is false, and otherwise unique up to the shifts described at minimizer().
 ///
 /// DATA LAYOUT: the samples are stored as the columns of a d × m column-major matrix (samples()),
 /// so each sample is contiguous in memory and a minibatch is `samples()(Eigen::all, batch)`, whole
@@ -191,6 +192,43 @@ class SoftmaxRegression {
   /// The same on the training set.
   double accuracy(const Eigen::Ref<const Vector>& x) const { return accuracy(x, X_, y_); }
 
+  /// A minimizer x* of the full loss, for reference (the optimum an optimizer is judged against),
+  /// by Newton's method from x = 0 on the exact Hessian, whose r × r block for classes (k, l) is
+  ///
+  ///   (1/m)·Σ_i (δ_kl·p_ik − p_ik·p_il)·ā_i·ā_iᵀ + l2·δ_kl·(I on the weights, 0 on the intercept),
+  ///
+  /// ā_i = (a_i, 1) with fit_intercept (a_i without), solved by Cholesky, with the step halved
+  /// while it would raise the loss (detail::newton_minimizer). Stops where the gradient norm is at
+  /// most options.gradient_tolerance (default 1e-10) and Newton's step is short, and returns that
+  /// point or, if better, one more step from it: in practice a gradient norm at rounding level
+  /// (~1e-16) after 5 to 15 iterations, each O(K²·m·r²) for the Hessian and O((K·r)³) for its
+  /// factorization, with (K·r)² doubles of memory. Computed in double whatever Scalar is (a float
+  /// problem is copied to double first).
+  ///
+  /// Which minimizer: the loss does not change when the same number is added to every class's
+  /// intercept, nor, with l2 = 0, when the same vector is added to every column of [W; cᵀ]. Along
+  /// those directions the minimizers form a line (with l2 = 0, a subspace), and minimizer()
+  /// returns the one whose intercepts (with l2 = 0: every row of [W; cᵀ]) sum to zero over the
+  /// classes, which is the one gradient descent from x = 0 converges to: the gradient never has a
+  /// component along them. Newton's method runs on the Hessian plus the projection onto them, which
+  /// keeps every step orthogonal to them.
+  ///
+  /// Throws std::invalid_argument for invalid options, and std::runtime_error naming the gradient
+  /// norm reached when Newton's method fails: it does not stop within options.max_iterations, or
+  /// the Hessian is singular. With l2 = 0 that happens when the classes are linearly separable (the
+  /// loss has no minimum: its gradient vanishes only far out, where Newton's step stays long) or
+  /// when the samples do not span the feature space.
+  Vector minimizer(const NewtonOptions& options = {}) const {
+    if constexpr (std::is_same_v<Scalar, double>) {
+      const auto hessian_at = [this](const Vector& x) { return hessian(x); };
+      return detail::newton_minimizer("SoftmaxRegression", *this, dimension(), hessian_at, options_.l2, options);
+    } else {
+      return SoftmaxRegression<double>(X_.template cast<double>(), y_, classes_, options_)
+          .minimizer(options)
+          .template cast<Scalar>();
+    }
+  }
+
  private:
   using ConstMap = Eigen::Map<const Vector>;
   using Map = Eigen::Map<Vector>;
@@ -206,6 +244,29 @@ class SoftmaxRegression {
     Matrix z = W.topRows(features()).transpose() * samples;
     if (options_.fit_intercept) z.colwise() += W.row(features()).transpose();
     return z;
+  }
+
+  // ∇²f(x) (see minimizer), plus the projection onto the directions along which the loss is
+  // constant: u_j = e_j in every class's block, for the intercept row j = d, and with l2 = 0 for
+  // every row. For Scalar = double.
+  Eigen::MatrixXd hessian(const Vector& x) const {
+    const Eigen::Index d = features(), r = weight_rows(), K = classes_;
+    const Matrix P = predict_proba(x);  // K × m
+    const double inv_m = 1.0 / double(size());
+    Eigen::MatrixXd H(r * K, r * K);
+    for (Eigen::Index k = 0; k < K; ++k) {
+      for (Eigen::Index l = k; l < K; ++l) {
+        Eigen::VectorXd s = -inv_m * P.row(k).cwiseProduct(P.row(l)).transpose();
+        if (k == l) s += inv_m * P.row(k).transpose();
+        H.block(k * r, l * r, r, r) = detail::weighted_gram(X_, s, options_.fit_intercept);
+        if (l != k) H.block(l * r, k * r, r, r) = H.block(k * r, l * r, r, r);  // each block is symmetric
+      }
+    }
+    for (Eigen::Index k = 0; k < K; ++k) H.diagonal().segment(k * r, d).array() += options_.l2;
+    for (Eigen::Index j = options_.l2 > 0.0 ? d : 0; j < r; ++j)
+      for (Eigen::Index k = 0; k < K; ++k)
+        for (Eigen::Index l = 0; l < K; ++l) H(k * r + j, l * r + j) += 1.0 / double(K);  // u_j·u_jᵀ / ‖u_j‖²
+    return H;
   }
 
   template <class Indices>

@@ -1,10 +1,12 @@
 #pragma once
 // descent: first-order optimizers on Eigen with torch.optim's semantics. Include this header for
-// everything (optimizers, drivers, sampler, callbacks, check_gradient), or the header of one
-// optimizer for just that. The test problems are in <descent/problems/problems.hpp>.
+// everything (optimizers, drivers, sampler, callbacks, check_gradient, layouts, gradient
+// clipping), or the header of one optimizer for just that. The test problems are in <descent/problems/problems.hpp>.
 
 #include "descent/callbacks.hpp"
 #include "descent/check_gradient.hpp"
+#include "descent/clipping.hpp"
+#include "descent/layout.hpp"
 #include "descent/minimize.hpp"
 #include "descent/objective.hpp"
 #include "descent/optimizer.hpp"

@@ -271,7 +271,7 @@ class History {
   /// or "epoch"). Throws std::runtime_error naming the path if it cannot be written.
   void write_csv(const std::string& path) const {
     std::ofstream out(path);
-    if (!out) throw std::runtime_error("descent::History::write_csv: cannot open " + path);
+    if (!out) throw std::runtime_error(detail::concat("descent::History::write_csv: cannot open ", path));
     out.precision(17);
     out << "kind,iteration,epoch,loss,gradient_norm,seconds\n";
     for (const auto* list : {&steps_, &epochs_}) {
@@ -280,7 +280,7 @@ class History {
         out << kind << ',' << e.iteration << ',' << e.epoch << ',' << e.loss << ',' << e.gradient_norm << ','
             << e.seconds << '\n';
     }
-    if (!out) throw std::runtime_error("descent::History::write_csv: error while writing " + path);
+    if (!out) throw std::runtime_error(detail::concat("descent::History::write_csv: error while writing ", path));
   }
 
  private:

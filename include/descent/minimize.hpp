@@ -73,10 +73,10 @@ Report minimize(F&& f, X&& x, O&& optimizer, const StopCriteria& stop = {}, C&&.
         if (criteria.max_iterations > 0 && report.iterations >= criteria.max_iterations) {
           report.reason = StopReason::MaxIterations;
           if (criteria.gradient_tolerance > 0 && (previous.array() == x.array()).all()) {
-            report.message = "gradient_tolerance " + detail::format_number(criteria.gradient_tolerance) +
-                             " was not reached and the last step left x unchanged: the steps are below " +
-                             detail::scalar_name<typename V::Scalar>() +
-                             "'s resolution, so the tolerance is probably out of reach";
+            report.message = detail::concat(
+                "gradient_tolerance ", detail::format_number(criteria.gradient_tolerance),
+                " was not reached and the last step left x unchanged: the steps are below ",
+                detail::scalar_name<typename V::Scalar>(), "'s resolution, so the tolerance is probably out of reach");
           }
           break;
         }
@@ -90,8 +90,8 @@ Report minimize(F&& f, X&& x, O&& optimizer, const StopCriteria& stop = {}, C&&.
         stepped = finite_step;
         if (!finite_step || !evaluate()) {
           report.message = finite_step ? detail::nonfinite_message(loss, grad, report.iterations, false)
-                                       : "the step made a parameter non-finite at step " +
-                                             std::to_string(report.iterations) + " (undone)";
+                                       : detail::concat("the step made a parameter non-finite at step ",
+                                                        std::to_string(report.iterations), " (undone)");
           if (finite_step) x = previous;
           stepped = false;
           loss = previous_loss;

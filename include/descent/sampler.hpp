@@ -237,9 +237,9 @@ class MinibatchSampler {
   /// is no batch to give, and skipping empty epochs would never return.
   std::span<const Eigen::Index> next() {
     if (batches_per_epoch_ == 0) {
-      throw std::logic_error(
-          "descent::MinibatchSampler::next: no batches to sample: batch_size = " + std::to_string(options_.batch_size) +
-          " > n = " + std::to_string(n_) + " with drop_last leaves an empty epoch");
+      throw std::logic_error(detail::concat(
+          "descent::MinibatchSampler::next: no batches to sample: batch_size = ", std::to_string(options_.batch_size),
+          " > n = ", std::to_string(n_), " with drop_last leaves an empty epoch"));
     }
     if (batch_ < 0) {
       batch_ = 0;

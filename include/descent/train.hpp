@@ -54,8 +54,9 @@ Report train(F&& f, X&& x, O&& optimizer, S&& sampler, const StopCriteria& stop 
         "descent::train: every stopping criterion is off (max_iterations, max_epochs, loss_tolerance and "
         "time_limit are 0; gradient_tolerance does not apply to train)");
   if (Eigen::Index(std::as_const(f).size()) != sampler.size())
-    throw std::invalid_argument("descent::train: the sampler draws from " + std::to_string(sampler.size()) +
-                                " samples but the objective has " + std::to_string(Eigen::Index(std::as_const(f).size())));
+    throw std::invalid_argument(detail::concat("descent::train: the sampler draws from ",
+                                               std::to_string(sampler.size()), " samples but the objective has ",
+                                               std::to_string(Eigen::Index(std::as_const(f).size()))));
   if (sampler.batches_per_epoch() == 0)
     throw std::invalid_argument("descent::train: the sampler yields no batch (drop_last with batch_size > n)");
 
@@ -97,8 +98,8 @@ Report train(F&& f, X&& x, O&& optimizer, S&& sampler, const StopCriteria& stop 
       ++report.iterations;
       if (!finite_step) {
         report.reason = StopReason::NonFinite;
-        report.message = "the step made a parameter non-finite at step " + std::to_string(report.iterations) +
-                         " (undone)";
+        report.message = detail::concat("the step made a parameter non-finite at step ",
+                                        std::to_string(report.iterations), " (undone)");
         stepped = false;
         break;
       }

@@ -79,8 +79,8 @@ inline void check_call(std::string_view problem, Eigen::Index dimension, Eigen::
                        Eigen::Index grows, Eigen::Index gcols) {
   auto check = [&](std::string_view what, Eigen::Index rows, Eigen::Index cols) {
     if ((rows == 1 || cols == 1) && rows * cols == dimension) return;
-    problem_error(problem, std::string(what) + " is " + std::to_string(rows) + "x" + std::to_string(cols) +
-                               " but must be a vector of the problem's dimension " + std::to_string(dimension));
+    problem_error(problem, concat(what, " is ", shape_text(rows, cols),
+                                  " but must be a vector of the problem's dimension ", std::to_string(dimension)));
   };
   check("x", xrows, xcols);
   check("grad", grows, gcols);
@@ -92,8 +92,8 @@ inline void check_batch(std::string_view problem, std::span<const Eigen::Index> 
   if (batch.empty()) problem_error(problem, "the batch is empty (the mean loss over no samples is undefined)");
   for (std::size_t k = 0; k < batch.size(); ++k) {
     if (batch[k] < 0 || batch[k] >= n) {
-      invalid_option(std::string("problems::").append(problem), "batch[" + std::to_string(k) + "]",
-                     std::string_view(std::to_string(batch[k])), "must be in [0, " + std::to_string(n) + ")");
+      invalid_option(concat("problems::", problem), concat("batch[", std::to_string(k), "]"), std::to_string(batch[k]),
+                     concat("must be in [0, ", std::to_string(n), ")"));
     }
   }
 }
@@ -105,10 +105,9 @@ void require_finite(std::string_view problem, std::string_view name, const M& m)
   for (Eigen::Index j = 0; j < m.cols(); ++j) {
     for (Eigen::Index i = 0; i < m.rows(); ++i) {
       if (!std::isfinite(double(m(i, j)))) {
-        const std::string at =
-            m.cols() == 1 ? "(" + std::to_string(i) + ")" : "(" + std::to_string(i) + ", " + std::to_string(j) + ")";
-        invalid_option(std::string("problems::").append(problem), std::string(name) + at, double(m(i, j)),
-                       "must be finite");
+        const std::string at = m.cols() == 1 ? concat("(", std::to_string(i), ")")
+                                             : concat("(", std::to_string(i), ", ", std::to_string(j), ")");
+        invalid_option(concat("problems::", problem), concat(name, at), double(m(i, j)), "must be finite");
       }
     }
   }
@@ -207,8 +206,8 @@ Eigen::VectorXd newton_minimizer(std::string_view problem, const F& f, Eigen::In
       char shown[32];
       std::snprintf(shown, sizeof shown, "%.3g", norm);
       newton_failure(problem,
-                     what + " (gradient norm " + shown + " after " + std::to_string(iteration) + " iteration" +
-                         (iteration == 1 ? ")" : "s)"),
+                     concat(what, " (gradient norm ", shown, " after ", std::to_string(iteration), " iteration",
+                            iteration == 1 ? ")" : "s)"),
                      l2);
     };
     if (!std::isfinite(norm)) fail("Newton's method diverged");

@@ -39,14 +39,14 @@ class LeastSquares {
   /// std::invalid_argument unless d >= 1, m >= 1, targets has m coefficients and all are finite.
   LeastSquares(Matrix samples, Vector targets) : X_(std::move(samples)), y_(std::move(targets)) {
     if (X_.rows() == 0 || X_.cols() == 0) {
-      detail::problem_error("LeastSquares", "samples is " + std::to_string(X_.rows()) + "x" +
-                                                std::to_string(X_.cols()) +
-                                                " but needs at least one feature (row) and one sample (column)");
+      detail::problem_error("LeastSquares",
+                            detail::concat("samples is ", std::to_string(X_.rows()), "x", std::to_string(X_.cols()),
+                                           " but needs at least one feature (row) and one sample (column)"));
     }
     if (y_.size() != X_.cols()) {
-      detail::problem_error("LeastSquares", "targets has " + std::to_string(y_.size()) +
-                                                " coefficients but there are " + std::to_string(X_.cols()) +
-                                                " samples (columns of samples)");
+      detail::problem_error("LeastSquares",
+                            detail::concat("targets has ", std::to_string(y_.size()), " coefficients but there are ",
+                                           std::to_string(X_.cols()), " samples (columns of samples)"));
     }
     detail::require_finite("LeastSquares", "samples", X_);
     detail::require_finite("LeastSquares", "targets", y_);

@@ -101,20 +101,20 @@ class LogisticRegression {
       : X_(std::move(samples)), y_(std::move(labels)), options_(options) {
     options_.validate();
     if (X_.rows() == 0 || X_.cols() == 0) {
-      detail::problem_error("LogisticRegression", "samples is " + std::to_string(X_.rows()) + "x" +
-                                                      std::to_string(X_.cols()) +
-                                                      " but needs at least one feature (row) and one sample (column)");
+      detail::problem_error("LogisticRegression",
+                            detail::concat("samples is ", std::to_string(X_.rows()), "x", std::to_string(X_.cols()),
+                                           " but needs at least one feature (row) and one sample (column)"));
     }
     if (y_.size() != X_.cols()) {
-      detail::problem_error("LogisticRegression", "labels has " + std::to_string(y_.size()) +
-                                                      " coefficients but there are " + std::to_string(X_.cols()) +
-                                                      " samples (columns of samples)");
+      detail::problem_error("LogisticRegression",
+                            detail::concat("labels has ", std::to_string(y_.size()), " coefficients but there are ",
+                                           std::to_string(X_.cols()), " samples (columns of samples)"));
     }
     detail::require_finite("LogisticRegression", "samples", X_);
     for (Eigen::Index i = 0; i < y_.size(); ++i) {
       if (y_[i] != Scalar(0) && y_[i] != Scalar(1)) {
-        detail::invalid_option("problems::LogisticRegression", "labels(" + std::to_string(i) + ")", double(y_[i]),
-                               "must be 0 or 1");
+        detail::invalid_option("problems::LogisticRegression", detail::concat("labels(", std::to_string(i), ")"),
+                               double(y_[i]), "must be 0 or 1");
       }
     }
   }
@@ -175,8 +175,9 @@ class LogisticRegression {
                   const Eigen::Ref<const Vector>& labels) const {
     check_prediction(x, samples.rows());
     if (labels.size() != samples.cols()) {
-      detail::problem_error("LogisticRegression", "accuracy: " + std::to_string(samples.cols()) + " samples but " +
-                                                      std::to_string(labels.size()) + " labels");
+      detail::problem_error("LogisticRegression",
+                            detail::concat("accuracy: ", std::to_string(samples.cols()), " samples but ",
+                                           std::to_string(labels.size()), " labels"));
     }
     if (samples.cols() == 0) return 0.0;
     const Scalar c = intercept(x);
@@ -230,9 +231,9 @@ class LogisticRegression {
   void check_prediction(const Eigen::Ref<const Vector>& x, Eigen::Index rows) const {
     detail::check_call("LogisticRegression", dimension(), x.rows(), x.cols(), x.rows(), x.cols());
     if (rows != features()) {
-      detail::problem_error("LogisticRegression", "the samples have " + std::to_string(rows) +
-                                                      " features (rows) but the problem has " +
-                                                      std::to_string(features()));
+      detail::problem_error("LogisticRegression",
+                            detail::concat("the samples have ", std::to_string(rows),
+                                           " features (rows) but the problem has ", std::to_string(features())));
     }
   }
 

@@ -38,12 +38,13 @@ class Quadratic {
   Quadratic(Matrix A, Vector b) : A_(std::move(A)), b_(std::move(b)) {
     const Eigen::Index n = A_.rows();
     if (n == 0 || A_.cols() != n) {
-      detail::problem_error("Quadratic", "A is " + std::to_string(A_.rows()) + "x" + std::to_string(A_.cols()) +
-                                             " but must be a non-empty square matrix");
+      detail::problem_error("Quadratic",
+                            detail::concat("A is ", std::to_string(A_.rows()), "x", std::to_string(A_.cols()),
+                                           " but must be a non-empty square matrix"));
     }
     if (b_.size() != n) {
-      detail::problem_error("Quadratic", "b has " + std::to_string(b_.size()) + " coefficients but A is " +
-                                             std::to_string(n) + "x" + std::to_string(n));
+      detail::problem_error("Quadratic", detail::concat("b has ", std::to_string(b_.size()), " coefficients but A is ",
+                                                        std::to_string(n), "x", std::to_string(n)));
     }
     detail::require_finite("Quadratic", "A", A_);
     detail::require_finite("Quadratic", "b", b_);
@@ -72,8 +73,7 @@ class Quadratic {
   /// result may not be positive definite (and the constructor throws).
   static Quadratic ill_conditioned(Eigen::Index n, double condition_number, std::uint64_t seed = 0) {
     if (n < 2) {
-      detail::invalid_option("problems::Quadratic::ill_conditioned", "n", std::string_view(std::to_string(n)),
-                             "must be >= 2");
+      detail::invalid_option("problems::Quadratic::ill_conditioned", "n", std::to_string(n), "must be >= 2");
     }
     if (!(condition_number >= 1.0) || !std::isfinite(condition_number)) {
       detail::invalid_option("problems::Quadratic::ill_conditioned", "condition_number", condition_number,
@@ -139,9 +139,9 @@ class Quadratic {
       for (Eigen::Index i = 0; i < j; ++i) {
         const double gap = std::abs(double(A_(i, j)) - double(A_(j, i)));
         if (gap > tolerance) {
-          detail::problem_error("Quadratic", "A is not symmetric: |A(" + std::to_string(i) + ", " + std::to_string(j) +
-                                                 ") - A(" + std::to_string(j) + ", " + std::to_string(i) +
-                                                 ")| = " + detail::format_number(gap));
+          detail::problem_error("Quadratic", detail::concat("A is not symmetric: |A(", std::to_string(i), ", ",
+                                                            std::to_string(j), ") - A(", std::to_string(j), ", ",
+                                                            std::to_string(i), ")| = ", detail::format_number(gap)));
         }
         A_(i, j) = A_(j, i) = (A_(i, j) + A_(j, i)) / Scalar(2);
       }

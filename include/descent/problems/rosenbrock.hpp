@@ -24,7 +24,7 @@ class Rosenbrock {
 
   /// Throws std::invalid_argument unless n >= 2.
   explicit Rosenbrock(Eigen::Index n) : n_(n) {
-    if (n < 2) detail::invalid_option("problems::Rosenbrock", "n", std::string_view(std::to_string(n)), "must be >= 2");
+    if (n < 2) detail::invalid_option("problems::Rosenbrock", "n", std::to_string(n), "must be >= 2");
   }
 
   /// Number of parameters n.

@@ -67,25 +67,24 @@ class SoftmaxRegression {
       : X_(std::move(samples)), y_(std::move(labels)), classes_(classes), options_(options) {
     options_.validate();
     if (classes_ < 2) {
-      detail::invalid_option("problems::SoftmaxRegression", "classes", std::string_view(std::to_string(classes_)),
-                             "must be >= 2");
+      detail::invalid_option("problems::SoftmaxRegression", "classes", std::to_string(classes_), "must be >= 2");
     }
     if (X_.rows() == 0 || X_.cols() == 0) {
-      detail::problem_error("SoftmaxRegression", "samples is " + std::to_string(X_.rows()) + "x" +
-                                                     std::to_string(X_.cols()) +
-                                                     " but needs at least one feature (row) and one sample (column)");
+      detail::problem_error("SoftmaxRegression",
+                            detail::concat("samples is ", std::to_string(X_.rows()), "x", std::to_string(X_.cols()),
+                                           " but needs at least one feature (row) and one sample (column)"));
     }
     if (y_.size() != X_.cols()) {
-      detail::problem_error("SoftmaxRegression", "labels has " + std::to_string(y_.size()) +
-                                                     " coefficients but there are " + std::to_string(X_.cols()) +
-                                                     " samples (columns of samples)");
+      detail::problem_error("SoftmaxRegression",
+                            detail::concat("labels has ", std::to_string(y_.size()), " coefficients but there are ",
+                                           std::to_string(X_.cols()), " samples (columns of samples)"));
     }
     detail::require_finite("SoftmaxRegression", "samples", X_);
     for (Eigen::Index i = 0; i < y_.size(); ++i) {
       if (y_[i] < 0 || y_[i] >= classes_) {
-        detail::invalid_option("problems::SoftmaxRegression", "labels(" + std::to_string(i) + ")",
-                               std::string_view(std::to_string(y_[i])),
-                               "must be in [0, classes = " + std::to_string(classes_) + ")");
+        detail::invalid_option("problems::SoftmaxRegression", detail::concat("labels(", std::to_string(i), ")"),
+                               std::to_string(y_[i]),
+                               detail::concat("must be in [0, classes = ", std::to_string(classes_), ")"));
       }
     }
   }
@@ -183,8 +182,9 @@ class SoftmaxRegression {
   double accuracy(const Eigen::Ref<const Vector>& x, const Eigen::Ref<const Matrix>& samples,
                   const Eigen::Ref<const Labels>& labels) const {
     if (labels.size() != samples.cols()) {
-      detail::problem_error("SoftmaxRegression", "accuracy: " + std::to_string(samples.cols()) + " samples but " +
-                                                     std::to_string(labels.size()) + " labels");
+      detail::problem_error("SoftmaxRegression",
+                            detail::concat("accuracy: ", std::to_string(samples.cols()), " samples but ",
+                                           std::to_string(labels.size()), " labels"));
     }
     if (samples.cols() == 0) return 0.0;
     return double((predict(x, samples).array() == labels.array()).count()) / double(samples.cols());
@@ -236,9 +236,9 @@ class SoftmaxRegression {
   Matrix logits(const Eigen::Ref<const Vector>& x, const Eigen::Ref<const Matrix>& samples) const {
     detail::check_call("SoftmaxRegression", dimension(), x.rows(), x.cols(), x.rows(), x.cols());
     if (samples.rows() != features()) {
-      detail::problem_error("SoftmaxRegression", "the samples have " + std::to_string(samples.rows()) +
-                                                     " features (rows) but the problem has " +
-                                                     std::to_string(features()));
+      detail::problem_error("SoftmaxRegression",
+                            detail::concat("the samples have ", std::to_string(samples.rows()),
+                                           " features (rows) but the problem has ", std::to_string(features())));
     }
     const Eigen::Map<const Matrix> W(x.data(), weight_rows(), classes_);
     Matrix z = W.topRows(features()).transpose() * samples;

@@ -26,6 +26,15 @@ struct RMSCentered { static constexpr bool stateful = true; static constexpr con
       descent_test::AdamPlain, descent_test::AdamAms, descent_test::AdamWDecay, descent_test::AdagradCfg, \
       descent_test::RMSPlain, descent_test::RMSCentered
 
+// The gradient and the start are computed without FP contraction, like descent's kernels: with
+// GCC's default -ffp-contract=fast and -march=native, each instantiation (one per holder type)
+// could otherwise fuse differently, and holders that must give bitwise the same numbers would be
+// fed different gradients.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 /// g_i = (x_i − c_i) + a small oscillation that depends on the step: a noisy quadratic.
 template <class G, class X>
 void gradient(G&& g, const X& x, int t) {
@@ -40,5 +49,9 @@ template <class X>
 void fill_start(X&& x) {
   for (Eigen::Index i = 0; i < x.size(); ++i) x.coeffRef(i) = typename std::remove_cvref_t<X>::Scalar(std::cos(1.7 * double(i)) * 2.0);
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 }  // namespace descent_test

@@ -162,38 +162,7 @@ Scalar clip_coefficient(Scalar total, double max_norm) {
   return coef > Scalar(1) ? Scalar(1) : coef;
 }
 
-/// Each block lies inside [0, size) and no two share a coefficient (a coefficient in two blocks
-/// would be counted and scaled twice, as torch does with a tensor listed twice). O(k) for blocks
-/// in order of offsets (a Layout's); other orders are sorted first.
-inline void check_clip_blocks(std::string_view function, const std::vector<Block>& blocks, Eigen::Index size) {
-  bool ordered = true;
-  Eigen::Index previous_end = 0;
-  for (const Block& b : blocks) {
-    if (b.offset < 0 || b.rows < 0 || b.cols < 0 || b.offset > size || b.size() > size - b.offset)
-      throw std::invalid_argument(concat("descent::", function, ": block '", b.name, "' (offset ",
-                                         std::to_string(b.offset), ", ", shape_text(b.rows, b.cols),
-                                         ") does not fit in a gradient of ", std::to_string(size), " coefficients"));
-    if (b.size() == 0) continue;
-    if (b.offset < previous_end) ordered = false;
-    previous_end = std::max(previous_end, b.end());
-  }
-  if (ordered) return;
-  std::vector<const Block*> sorted;
-  sorted.reserve(blocks.size());
-  for (const Block& b : blocks)
-    if (b.size() > 0) sorted.push_back(&b);
-  std::sort(sorted.begin(), sorted.end(), [](const Block* a, const Block* b) { return a->offset < b->offset; });
-  for (std::size_t i = 1; i < sorted.size(); ++i) {
-    const Block& a = *sorted[i - 1];
-    const Block& b = *sorted[i];
-    if (b.offset < a.end())
-      throw std::invalid_argument(concat("descent::", function, ": blocks '", a.name, "' and '", b.name,
-                                         "' overlap (offsets ", std::to_string(a.offset), " and ",
-                                         std::to_string(b.offset), ")"));
-  }
-}
-
-/// clip_grad_norm over blocks already checked by check_clip_blocks.
+/// clip_grad_norm over blocks already checked by check_blocks.
 template <class G>
 double clip_blocks_norm(G& grads, const std::vector<Block>& blocks, double max_norm, double norm_type,
                         bool error_if_nonfinite) {
@@ -259,7 +228,7 @@ double clip_grad_norm(G&& grads, const std::vector<Block>& blocks, double max_no
   static_assert(bool(detail::plain_t<G>::IsVectorAtCompileTime),
                 "descent::clip_grad_norm: with blocks, grads must be the flat gradient vector");
   detail::validate_clip_norm("clip_grad_norm", max_norm, norm_type);
-  detail::check_clip_blocks("clip_grad_norm", blocks, grads.size());
+  detail::check_blocks("clip_grad_norm", blocks, grads.size(), "a gradient");
   return detail::clip_blocks_norm(grads, blocks, max_norm, norm_type, error_if_nonfinite);
 }
 
@@ -318,7 +287,7 @@ struct ClipOptions {
     Eigen::Index end = 0;
     for (const Block& b : blocks)
       if (b.offset >= 0 && b.rows >= 0 && b.cols >= 0) end = std::max(end, b.end());
-    detail::check_clip_blocks("ClipOptions", blocks, end);
+    detail::check_blocks("ClipOptions", blocks, end, "a gradient");
   }
 };
 

@@ -1,11 +1,13 @@
 #pragma once
 // descent: first-order optimizers on Eigen with torch.optim's semantics. Include this header for
-// everything (optimizers, drivers, sampler, callbacks, check_gradient, layouts, gradient
-// clipping), or the header of one optimizer for just that. The test problems are in <descent/problems/problems.hpp>.
+// everything (optimizers, drivers, sampler, callbacks, check_gradient, layouts, parameter groups,
+// learning-rate schedules, gradient clipping), or the header of one optimizer for just that. The
+// test problems are in <descent/problems/problems.hpp>.
 
 #include "descent/callbacks.hpp"
 #include "descent/check_gradient.hpp"
 #include "descent/clipping.hpp"
+#include "descent/grouped.hpp"
 #include "descent/layout.hpp"
 #include "descent/minimize.hpp"
 #include "descent/objective.hpp"
@@ -17,5 +19,6 @@
 #include "descent/optimizers/rmsprop.hpp"
 #include "descent/optimizers/sgd.hpp"
 #include "descent/sampler.hpp"
+#include "descent/scheduler.hpp"
 #include "descent/stopping.hpp"
 #include "descent/train.hpp"

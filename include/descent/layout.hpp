@@ -4,6 +4,7 @@
 // reads and writes its matrices through Eigen::Map views of that same memory.
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cstddef>
 #include <initializer_list>
 #include <iterator>
@@ -49,6 +50,39 @@ inline std::string layout_dimension_text(Eigen::Index n) {
 }
 
 inline std::string quoted_block_name(std::string_view name) { return concat("'", name, "'"); }
+
+/// Each block lies inside [0, size) of `vector` ("a gradient", "parameters") and no two share a
+/// coefficient (clipping would count and scale it twice, as torch does with a tensor listed twice;
+/// Grouped would step it twice). O(k) for blocks in order of offsets (a Layout's); other orders
+/// are sorted first. Throws std::invalid_argument naming `function` and the blocks.
+inline void check_blocks(std::string_view function, const std::vector<Block>& blocks, Eigen::Index size,
+                         std::string_view vector) {
+  bool ordered = true;
+  Eigen::Index previous_end = 0;
+  for (const Block& b : blocks) {
+    if (b.offset < 0 || b.rows < 0 || b.cols < 0 || b.offset > size || b.size() > size - b.offset)
+      throw std::invalid_argument(concat("descent::", function, ": block '", b.name, "' (offset ",
+                                         std::to_string(b.offset), ", ", shape_text(b.rows, b.cols),
+                                         ") does not fit in ", vector, " of ", std::to_string(size), " coefficients"));
+    if (b.size() == 0) continue;
+    if (b.offset < previous_end) ordered = false;
+    previous_end = std::max(previous_end, b.end());
+  }
+  if (ordered) return;
+  std::vector<const Block*> sorted;
+  sorted.reserve(blocks.size());
+  for (const Block& b : blocks)
+    if (b.size() > 0) sorted.push_back(&b);
+  std::sort(sorted.begin(), sorted.end(), [](const Block* a, const Block* b) { return a->offset < b->offset; });
+  for (std::size_t i = 1; i < sorted.size(); ++i) {
+    const Block& a = *sorted[i - 1];
+    const Block& b = *sorted[i];
+    if (b.offset < a.end())
+      throw std::invalid_argument(concat("descent::", function, ": blocks '", a.name, "' and '", b.name,
+                                         "' overlap (offsets ", std::to_string(a.offset), " and ",
+                                         std::to_string(b.offset), ")"));
+  }
+}
 
 }  // namespace detail
 

@@ -38,26 +38,27 @@ struct AdamOptions {
   /// Ascend the objective: the gradient is negated first. Default false.
   bool maximize = false;
 
-  /// Throws std::invalid_argument naming the first invalid field and its value.
-  void validate() const {
-    detail::require_nonnegative("AdamOptions", "lr", lr);
-    detail::require_half_open("AdamOptions", "beta1", beta1, 0.0, 1.0);
-    detail::require_half_open("AdamOptions", "beta2", beta2, 0.0, 1.0);
-    detail::require_nonnegative("AdamOptions", "eps", eps);
-    detail::require_nonnegative("AdamOptions", "weight_decay", weight_decay);
+  /// Throws std::invalid_argument naming the first invalid field and its value (and the options
+  /// struct: AdamWOptions validates through this with its own name).
+  void validate(const char* options_name = "AdamOptions") const {
+    detail::require_nonnegative(options_name, "lr", lr);
+    detail::require_half_open(options_name, "beta1", beta1, 0.0, 1.0);
+    detail::require_half_open(options_name, "beta2", beta2, 0.0, 1.0);
+    detail::require_nonnegative(options_name, "eps", eps);
+    detail::require_nonnegative(options_name, "weight_decay", weight_decay);
   }
 
   /// validate(), and that every number entering the formula in Scalar is finite there: lr, eps,
   /// weight_decay, the first step's lr / (1 − beta1) and the decoupled decay lr·weight_decay.
   template <class Scalar>
-  void validate_for() const {
-    validate();
-    detail::require_representable<Scalar>("AdamOptions", "lr", lr);
-    detail::require_representable<Scalar>("AdamOptions", "eps", eps);
-    detail::require_representable<Scalar>("AdamOptions", "weight_decay", weight_decay);
-    detail::require_representable<Scalar>("AdamOptions", "lr / (1 - beta1)", lr / (1.0 - beta1));
+  void validate_for(const char* options_name = "AdamOptions") const {
+    validate(options_name);
+    detail::require_representable<Scalar>(options_name, "lr", lr);
+    detail::require_representable<Scalar>(options_name, "eps", eps);
+    detail::require_representable<Scalar>(options_name, "weight_decay", weight_decay);
+    detail::require_representable<Scalar>(options_name, "lr / (1 - beta1)", lr / (1.0 - beta1));
     if (decoupled_weight_decay)
-      detail::require_representable<Scalar>("AdamOptions", "lr * weight_decay", lr * weight_decay);
+      detail::require_representable<Scalar>(options_name, "lr * weight_decay", lr * weight_decay);
   }
 };
 
@@ -130,7 +131,7 @@ class Adam {
   using Options = AdamOptions;
 
   Adam() = default;
-  explicit Adam(const Options& options) : options_(options) { options_.template validate_for<Scalar>(); }
+  explicit Adam(const Options& options) : options_(options) { options_.template validate_for<Scalar>(options_name()); }
 
   /// One update of `params` (any writable Eigen expression of V's shape) from `grads` (any Eigen
   /// expression of the same shape). Throws std::invalid_argument on a shape mismatch before
@@ -165,7 +166,18 @@ class Adam {
   void set_lr(double lr) {
     Options changed = options_;
     changed.lr = lr;
-    changed.template validate_for<Scalar>();
+    changed.template validate_for<Scalar>(options_name());
+    options_ = changed;
+  }
+  /// beta1, the momentum of the first moment (what CyclicLR and OneCycleLR cycle, as torch's
+  /// OneCycleLR cycles betas[0]).
+  double momentum() const { return options_.beta1; }
+  /// Changes beta1 for the following steps; throws like the constructor on a bad value. The bias
+  /// correction 1 − beta1^t then uses the new beta1, as in torch.
+  void set_momentum(double beta1) {
+    Options changed = options_;
+    changed.beta1 = beta1;
+    changed.template validate_for<Scalar>(options_name());
     options_ = changed;
   }
   /// Steps taken since construction or the last reset(): the t of the bias corrections.
@@ -179,6 +191,7 @@ class Adam {
 
  private:
   const char* name() const { return options_.decoupled_weight_decay ? "AdamW" : "Adam"; }
+  const char* options_name() const { return options_.decoupled_weight_decay ? "AdamWOptions" : "AdamOptions"; }
 
   Options options_{};
   detail::Scratch<V> scratch_{};

@@ -7,10 +7,10 @@
 
 namespace descent {
 
-/// What `AdamW<V> opt({...})` is built from: the fields of AdamOptions, in the same order, with
-/// torch.optim.AdamW's defaults (weight_decay = 1e-2, decay always decoupled). It exists so that
-/// `AdamW<V>({.lr = 1e-3})` keeps weight_decay = 1e-2 as in torch; the optimizer stores and
-/// reports an AdamOptions.
+/// The options of AdamW (`AdamW<V>::Options`): the fields of AdamOptions, in the same order, with
+/// torch.optim.AdamW's defaults (weight_decay = 1e-2, decay always decoupled), so that
+/// `AdamW<V>({.lr = 1e-3})` and the groups of a `Grouped<AdamW<V>>` keep weight_decay = 1e-2 as in
+/// torch. The formula is AdamOptions' with decoupled weight decay.
 struct AdamWOptions {
   /// Step size. Default 1e-3.
   double lr = 1e-3;
@@ -28,6 +28,26 @@ struct AdamWOptions {
   bool decoupled_weight_decay = true;
   /// Ascend the objective. Default false.
   bool maximize = false;
+
+  /// Throws std::invalid_argument naming the first invalid field and its value.
+  void validate() const { to_adam().validate("AdamWOptions"); }
+  /// validate(), and that the numbers entering the formula are finite in Scalar (as AdamOptions).
+  template <class Scalar>
+  void validate_for() const {
+    to_adam().template validate_for<Scalar>("AdamWOptions");
+  }
+
+  /// The AdamWOptions of an AdamOptions with decoupled weight decay (field by field).
+  static AdamWOptions from_adam(const AdamOptions& o) {
+    return {.lr = o.lr,
+            .beta1 = o.beta1,
+            .beta2 = o.beta2,
+            .eps = o.eps,
+            .weight_decay = o.weight_decay,
+            .amsgrad = o.amsgrad,
+            .decoupled_weight_decay = true,
+            .maximize = o.maximize};
+  }
 
   /// The same options as an AdamOptions; throws if decoupled_weight_decay was switched off.
   AdamOptions to_adam() const {
@@ -49,6 +69,8 @@ struct AdamWOptions {
 template <class V>
 class AdamW : public Adam<V> {
  public:
+  using Options = AdamWOptions;
+
   AdamW() : Adam<V>(AdamWOptions{}.to_adam()) {}
   /// From braces: `AdamW<V> opt({.lr = 3e-4})` (weight_decay stays 1e-2).
   explicit AdamW(const AdamWOptions& options) : Adam<V>(options.to_adam()) {}
@@ -56,6 +78,9 @@ class AdamW : public Adam<V> {
   /// AdamOptions defaults to weight_decay = 0).
   template <std::same_as<AdamOptions> O>
   explicit AdamW(const O& options) : Adam<V>(decoupled(options)) {}
+
+  /// The options, as AdamWOptions (a copy).
+  Options options() const { return AdamWOptions::from_adam(Adam<V>::options()); }
 
  private:
   static AdamOptions decoupled(AdamOptions options) {

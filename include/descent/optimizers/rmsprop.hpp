@@ -149,9 +149,13 @@ class RMSProp {
       if (steps_ == 0) {  // a throw here leaves steps_ at 0: the next step initializes again
         detail::init_state(v_, params.rows(), params.cols(), Scalar(0));
         if (options_.centered) detail::init_state(ga_, params.rows(), params.cols(), Scalar(0));
-        if (options_.momentum > 0.0) detail::init_state(buf_, params.rows(), params.cols(), Scalar(0));
       }
+      // the buffer starts at zero at the first step with momentum > 0, also when momentum was
+      // given after steps without it (set_momentum, a cyclic schedule; torch raises a KeyError there)
+      const bool start_buffer = options_.momentum > 0.0 && !has_buffer_;
+      if (start_buffer) detail::init_state(buf_, params.rows(), params.cols(), Scalar(0));
       detail::rmsprop_update(x, options_, v_.data(), ga_.data(), buf_.data());
+      if (start_buffer) has_buffer_ = true;
       ++steps_;
     });
   }
@@ -161,6 +165,7 @@ class RMSProp {
     detail::release_state(v_);
     detail::release_state(ga_);
     detail::release_state(buf_);
+    has_buffer_ = false;
     steps_ = 0;
   }
 
@@ -170,6 +175,16 @@ class RMSProp {
   void set_lr(double lr) {
     Options changed = options_;
     changed.lr = lr;
+    changed.template validate_for<Scalar>();
+    options_ = changed;
+  }
+  double momentum() const { return options_.momentum; }
+  /// Changes the momentum for the following steps; throws like the constructor on a bad value.
+  /// Given momentum > 0 after steps without it, RMSProp starts a zero momentum buffer at the next
+  /// step (torch raises a KeyError there); a buffer is kept, unused, while the momentum is 0.
+  void set_momentum(double momentum) {
+    Options changed = options_;
+    changed.momentum = momentum;
     changed.template validate_for<Scalar>();
     options_ = changed;
   }
@@ -185,6 +200,7 @@ class RMSProp {
   Options options_{};
   detail::Scratch<V> scratch_{};
   V v_{}, ga_{}, buf_{};
+  bool has_buffer_ = false;
   std::int64_t steps_ = 0;
 };
 

@@ -147,6 +147,17 @@ class SGD {
     changed.template validate_for<Scalar>();
     options_ = changed;
   }
+  double momentum() const { return options_.momentum; }
+  /// Changes the momentum for the following steps; throws like the constructor on a bad value
+  /// (e.g. 0 with nesterov). As in torch: an SGD that had momentum 0 starts its buffer (a copy of
+  /// the gradient) at the first step with momentum ≠ 0, and a buffer is kept, unused, while the
+  /// momentum is 0.
+  void set_momentum(double momentum) {
+    Options changed = options_;
+    changed.momentum = momentum;
+    changed.template validate_for<Scalar>();
+    options_ = changed;
+  }
   std::int64_t steps() const { return steps_; }
   /// The momentum buffer (meaningful once a step with momentum ≠ 0 has been taken).
   const V& momentum_buffer() const { return buffer_; }

@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "descent/detail/access.hpp"
 #include "descent/stopping.hpp"
 
 #if defined(__unix__) || defined(__APPLE__)
@@ -284,6 +285,8 @@ class History {
   }
 
  private:
+  template <class>
+  friend struct detail::StateAccess;
   std::vector<Entry> steps_, epochs_;
   bool started_ = false;
   std::chrono::steady_clock::time_point start_{};
@@ -383,6 +386,8 @@ class EarlyStopping {
   const std::vector<double>& validation_history() const { return history_; }
 
  private:
+  template <class>
+  friend struct detail::StateAccess;
   Validation validation_;
   EarlyStoppingOptions options_;
   V best_{};
@@ -426,6 +431,8 @@ class KeepBest {
   const V& best_params() const { return best_; }
 
  private:
+  template <class>
+  friend struct detail::StateAccess;
   V best_{};
   double best_loss_ = std::numeric_limits<double>::infinity();
   std::int64_t best_iteration_ = 0;

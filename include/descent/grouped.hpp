@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "descent/detail/access.hpp"
 #include "descent/detail/checks.hpp"
 #include "descent/layout.hpp"
 
@@ -210,6 +211,8 @@ class Grouped {
   std::int64_t steps() const { return steps_; }
 
  private:
+  template <class>
+  friend struct detail::StateAccess;
   struct State {
     std::vector<Block> blocks;
     Options options;

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "descent/detail/access.hpp"
 #include "descent/detail/checks.hpp"
 
 namespace descent {
@@ -113,6 +114,8 @@ class Xoshiro256StarStar {
   }
 
  private:
+  template <class>
+  friend struct detail::StateAccess;
   std::array<std::uint64_t, 4> s_{};
 };
 
@@ -278,6 +281,8 @@ class MinibatchSampler {
   }
 
  private:
+  template <class>
+  friend struct detail::StateAccess;
   static const SamplerOptions& validated(Eigen::Index n, const SamplerOptions& options) {
     if (n < 1) detail::invalid_option("MinibatchSampler", "n", std::to_string(n), "must be >= 1");
     options.validate();

@@ -30,6 +30,7 @@
 #include <variant>
 #include <vector>
 
+#include "descent/detail/access.hpp"
 #include "descent/callbacks.hpp"
 #include "descent/detail/checks.hpp"
 
@@ -671,6 +672,8 @@ class Scheduler {
   O& optimizer() const { return *optimizer_; }
 
  private:
+  template <class>
+  friend struct detail::StateAccess;
   void apply(std::int64_t t) {
     const std::size_t n = initial_lr_.size();
     if (detail::group_count(*optimizer_) != n)
@@ -780,6 +783,8 @@ class ReduceLROnPlateau {
   O& optimizer() const { return *optimizer_; }
 
  private:
+  template <class>
+  friend struct detail::StateAccess;
   bool is_better(double a) const {
     const double t = options_.threshold;
     if (options_.mode == PlateauMode::Min)

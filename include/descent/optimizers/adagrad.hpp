@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "descent/detail/access.hpp"
 #include "descent/detail/checks.hpp"
 #include "descent/detail/lanes.hpp"
 
@@ -128,6 +129,8 @@ class Adagrad {
   const V& sum_of_squares() const { return sum_; }
 
  private:
+  template <class>
+  friend struct detail::StateAccess;
   Options options_{};
   detail::Scratch<V> scratch_{};
   V sum_{};

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "descent/detail/access.hpp"
 #include "descent/detail/checks.hpp"
 #include "descent/detail/lanes.hpp"
 
@@ -190,6 +191,8 @@ class Adam {
   const V& max_second_moment() const { return vmax_; }
 
  private:
+  template <class>
+  friend struct detail::StateAccess;
   const char* name() const { return options_.decoupled_weight_decay ? "AdamW" : "Adam"; }
   const char* options_name() const { return options_.decoupled_weight_decay ? "AdamWOptions" : "AdamOptions"; }
 

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "descent/detail/access.hpp"
 #include "descent/detail/checks.hpp"
 #include "descent/detail/lanes.hpp"
 
@@ -102,6 +103,8 @@ class GradientDescent {
   std::int64_t steps() const { return steps_; }
 
  private:
+  template <class>
+  friend struct detail::StateAccess;
   Options options_{};
   detail::Scratch<V> scratch_{};
   std::int64_t steps_ = 0;

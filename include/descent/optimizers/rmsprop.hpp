@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "descent/detail/access.hpp"
 #include "descent/detail/checks.hpp"
 #include "descent/detail/lanes.hpp"
 
@@ -197,6 +198,8 @@ class RMSProp {
   const V& momentum_buffer() const { return buf_; }
 
  private:
+  template <class>
+  friend struct detail::StateAccess;
   Options options_{};
   detail::Scratch<V> scratch_{};
   V v_{}, ga_{}, buf_{};

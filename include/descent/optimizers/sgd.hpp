@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "descent/detail/access.hpp"
 #include "descent/detail/checks.hpp"
 #include "descent/detail/lanes.hpp"
 
@@ -163,6 +164,8 @@ class SGD {
   const V& momentum_buffer() const { return buffer_; }
 
  private:
+  template <class>
+  friend struct detail::StateAccess;
   Options options_{};
   detail::Scratch<V> scratch_{};
   V buffer_{};

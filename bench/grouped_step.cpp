@@ -25,9 +25,9 @@ descent::Layout ten_blocks(Eigen::Index n) {
   const Eigen::Index rows = 40, per_layer = n / 5;
   for (int i = 0; i < 5; ++i) {
     const Eigen::Index cols = (i < 4 ? per_layer : n - 4 * per_layer) / rows - 1;
-    layout.add("W" + std::to_string(i), rows, cols);
+    layout.add(descent::detail::concat("W", std::to_string(i)), rows, cols);
     const Eigen::Index bias = (i < 4 ? per_layer : n - 4 * per_layer) - rows * cols;
-    layout.add("b" + std::to_string(i), bias);
+    layout.add(descent::detail::concat("b", std::to_string(i)), bias);
   }
   return layout;
 }
@@ -75,11 +75,11 @@ void grouped(benchmark::State& state, typename Opt<Vec<T>>::Options options) {
 template <template <class> class Opt, class T>
 void add(const std::string& name, typename Opt<Vec<T>>::Options options) {
   for (std::int64_t n : {std::int64_t(100'000), std::int64_t(1'000'000)}) {
-    const std::string suffix = std::string("/") + bench::type_name<T>();
-    auto* p = benchmark::RegisterBenchmark(("plain/" + name + suffix).c_str(),
+    const std::string suffix = descent::detail::concat("/", bench::type_name<T>());
+    auto* p = benchmark::RegisterBenchmark(descent::detail::concat("plain/", name, suffix).c_str(),
                                            [options](benchmark::State& s) { plain<Opt, T>(s, options); });
     bench::configure(p, n);
-    auto* g = benchmark::RegisterBenchmark(("grouped/" + name + suffix).c_str(),
+    auto* g = benchmark::RegisterBenchmark(descent::detail::concat("grouped/", name, suffix).c_str(),
                                            [options](benchmark::State& s) { grouped<Opt, T>(s, options); });
     bench::configure(g, n);
   }

@@ -432,7 +432,7 @@ Trajectory replay(const GroupCase& c, const std::string& label, GO& opt, X&& x) 
   using V = typename GO::Vector;
   const Reference& ref = reference();
   const double tol = tolerance<S>();
-  const std::string key = concat(c.name, " ", label);
+  const std::string key = concat(c.name, " ", label.substr(0, label.find(" over ")));  // worst over the holders
   double& worst = worst_errors()[key];
   Trajectory trajectory;
   std::size_t next_event = 0;
@@ -681,8 +681,9 @@ TEST_CASE("grouped: worst errors against torch (DESCENT_GROUP_REPORT=1 prints th
   if (!std::getenv("DESCENT_GROUP_REPORT")) return;
   double f64 = 0.0, f32 = 0.0;
   for (const auto& [key, error] : worst_errors()) {
-    std::printf("worst relative error %-80s %.3g\n", key.c_str(), error);
-    (key.find("_f64") != std::string::npos ? f64 : f32) = std::max(key.find("_f64") != std::string::npos ? f64 : f32, error);
+    std::printf("worst relative error %-60s %.3g\n", key.c_str(), error);
+    double& worst = key.find("_f64 ") != std::string::npos ? f64 : f32;
+    worst = std::max(worst, error);
   }
   std::printf("worst over every case: float64 %.3g, float32 %.3g\n", f64, f32);
 }
@@ -711,6 +712,7 @@ TEMPLATE_TEST_CASE("grouped: one group of every block steps bitwise as the plain
     descent_test::fill_start(x);
     y = x;
     z = x;
+    bool reported = false;
     for (int t = 0; t < 60; ++t) {
       if (t == 20) {  // mid-run changes, through every entry point
         plain.set_lr(0.5 * plain.lr());
@@ -731,12 +733,12 @@ TEMPLATE_TEST_CASE("grouped: one group of every block steps bitwise as the plain
       plain.step(x, g);
       one.step(y, gy);
       three.step(z, gz);
-      if (!same_bits(x, y) || !same_bits(x, z)) {
+      if (!reported && (!same_bits(x, y) || !same_bits(x, z))) {
         INFO("step " << t + 1 << ": plain vs Grouped: max difference "
                      << (x - y).cwiseAbs().maxCoeff() << " (one group), " << (x - z).cwiseAbs().maxCoeff()
                      << " (three groups)");
         FAIL_CHECK("Grouped's per-block steps differ from the plain whole-vector step");
-        break;
+        reported = true;  // the first differing step is the informative one
       }
     }
     CHECK(one.steps() == 60);
@@ -1084,18 +1086,20 @@ namespace {
 template <class S>
 struct SGDModel {
   descent::SGDOptions o;
+  std::vector<Eigen::Index> indices;  // the coefficients of the flat vector it steps
   std::vector<S> buf;
   bool has_buffer = false;
   template <class X, class G>
   void step(X& p, const G& grad) {
     const bool momentum = o.momentum != 0.0;
     const bool first = momentum && !has_buffer;
-    if (first) buf.assign(std::size_t(p.size()), S(0));
-    for (Eigen::Index i = 0; i < p.size(); ++i) {
+    if (first) buf.assign(indices.size(), S(0));
+    for (std::size_t k = 0; k < indices.size(); ++k) {
+      const Eigen::Index i = indices[k];
       S g = grad[i];
       if (o.weight_decay != 0.0) g = g + S(o.weight_decay) * p[i];
       if (momentum) {
-        S& b = buf[std::size_t(i)];
+        S& b = buf[k];
         b = first ? g : S(o.momentum) * b + S(1.0 - o.dampening) * g;
         g = o.nesterov ? g + S(o.momentum) * b : b;
       }
@@ -1104,6 +1108,13 @@ struct SGDModel {
     if (momentum) has_buffer = true;
   }
 };
+
+std::vector<Eigen::Index> indices_of(const std::vector<descent::Block>& blocks) {
+  std::vector<Eigen::Index> out;
+  for (const descent::Block& b : blocks)
+    for (Eigen::Index i = b.offset; i < b.end(); ++i) out.push_back(i);
+  return out;
+}
 
 /// RMSProp per coefficient, in S; the momentum buffer starts at ZERO at the first step with
 /// momentum > 0 (also after steps without momentum: descent's choice, where torch 1.13 raises a
@@ -1172,14 +1183,14 @@ TEST_CASE("grouped: SGD given momentum late starts its buffer as a copy of the g
   const descent::SGDOptions b{.lr = 0.1, .momentum = 0.9, .nesterov = true};  // throughout
   descent::Grouped<descent::SGD<V>> opt({{layout.blocks({"W1", "W2"}), w}, {layout.blocks({"b1", "b2"}), b}});
   descent::SGD<V> plain(w);  // the same schedule on the whole vector
-  SGDModel<double> model{w, {}, false};
-  SGDModel<double> bias_model{b, {}, false};
+  SGDModel<double> model{w, indices_of(layout.blocks({"W1", "W2"})), {}, false};
+  SGDModel<double> bias_model{b, indices_of(layout.blocks({"b1", "b2"})), {}, false};
 
   const descent::Block W1 = layout.block("W1");
-  V x(23), g(23), y(23), gy(23);
+  V x(23), g(23), y(23), gy(23), gm(23);
   descent_test::fill_start(x);
   y = x;
-  V m = x;  // the model's parameters: W blocks by `model` (on W1 ‖ W2 concatenated), biases by `bias_model`
+  V m = x;  // the models' parameters
   V kept;
   for (int t = 0; t < 16; ++t) {
     if (t == 4) {  // 0 -> 0.9: the next step starts the buffer
@@ -1200,22 +1211,11 @@ TEST_CASE("grouped: SGD given momentum late starts its buffer as a copy of the g
     }
     descent_test::gradient(g, x, t);
     descent_test::gradient(gy, y, t);
+    descent_test::gradient(gm, m, t);
     opt.step(x, g);
     plain.step(y, gy);
-    // the model, on W1 ‖ W2 and b1 ‖ b2 (per coefficient, so the concatenation does not matter)
-    V gm(23);
-    descent_test::gradient(gm, m, t);
-    Eigen::VectorXd wp(18), wg(18), bp(5), bg(5);
-    wp << m.segment(0, 12), m.segment(15, 6);
-    wg << gm.segment(0, 12), gm.segment(15, 6);
-    bp << m.segment(12, 3), m.segment(21, 2);
-    bg << gm.segment(12, 3), gm.segment(21, 2);
-    model.step(wp, wg);
-    bias_model.step(bp, bg);
-    m.segment(0, 12) = wp.head(12);
-    m.segment(15, 6) = wp.tail(6);
-    m.segment(12, 3) = bp.head(3);
-    m.segment(21, 2) = bp.tail(2);
+    model.step(m, gm);
+    bias_model.step(m, gm);
 
     INFO("step " << t + 1);
     CHECK(relative_difference(x, m) <= 1e-14);
@@ -1327,4 +1327,21 @@ TEST_CASE("grouped: AdamW groups keep torch's default weight_decay 1e-2", "[grou
   // A Grouped<Adam> group has Adam's default, 0, also with decoupled decay.
   descent::Grouped<descent::Adam<V>> adam({{layout.blocks({"W1"}), {.decoupled_weight_decay = true}}});
   CHECK(adam.options(0).weight_decay == 0.0);
+}
+
+TEST_CASE("grouped: each group's Adagrad sums start from that group's initial_accumulator_value", "[grouped]") {
+  // (torch 1.13's Adagrad would fill every sum with its constructor's value, ignoring the groups':
+  // descent follows the group's options, as for every other option)
+  using V = Eigen::VectorXd;
+  const descent::Layout layout = small_layout();
+  descent::Grouped<descent::Adagrad<V>> opt({{layout.blocks({"W1", "W2"}), {.lr = 0.1, .initial_accumulator_value = 0.5}},
+                                             {layout.blocks({"b1", "b2"}), {.lr = 0.1}}});
+  V x(23), g(23);
+  descent_test::fill_start(x);
+  descent_test::gradient(g, x, 0);
+  opt.step(x, g);
+  const V& w1 = opt.optimizer(0, 0).sum_of_squares();
+  const V& b1 = opt.optimizer(1, 0).sum_of_squares();
+  CHECK(w1 == (0.5 + g.head(12).array().square()).matrix());
+  CHECK(b1 == g.segment(12, 3).array().square().matrix());
 }

@@ -9,6 +9,9 @@
 // Tolerances against torch: each group's lr to 1e-12 relative to the largest lr of the run (descent
 // computes closed forms where torch recurses: the two agree to rounding), momentum / beta1 to
 // 1e-12 absolute. The test case tagged [summary] prints the worst errors per schedule.
+//
+// The [compose] test case replays a Scheduler and a ReduceLROnPlateau on one optimizer (torch's
+// usual loop): the plateau's reductions persist through the schedule's chainable form, as in torch.
 
 #include <catch2/catch.hpp>
 #include <descent/descent.hpp>
@@ -157,7 +160,8 @@ const std::vector<Case>& reference_cases() {
         const auto rows = std::size_t(current.steps + 1);
         if (current.group_lr.size() != current.groups || current.lr.size() != rows ||
             current.momentum_ref.size() != (current.momentum ? rows : 0) ||
-            (current.schedule == "ReduceLROnPlateau" && current.metrics.size() != rows - 1))
+            ((current.schedule == "ReduceLROnPlateau" || current.schedule == "Composed") &&
+             current.metrics.size() != rows - 1))
           throw std::runtime_error(concat("schedule reference: incomplete case ", current.name));
         out.push_back(std::move(current));
         open = false;
@@ -378,9 +382,9 @@ void with_schedule(const Case& c, std::vector<std::string>& problems, F&& f) {
   f(std::move(s));
 }
 
-descent::ReduceLROnPlateauOptions plateau_options(const Case& c, std::vector<std::string>& problems) {
+descent::ReduceLROnPlateauOptions plateau_options(const Options& options, std::vector<std::string>& problems) {
   descent::ReduceLROnPlateauOptions o;
-  FieldReader field(c.options, "ReduceLROnPlateau", problems);
+  FieldReader field(options, "ReduceLROnPlateau", problems);
   field("mode", o.mode);
   field("factor", o.factor);
   field("patience", o.patience);
@@ -505,6 +509,7 @@ struct Worst {
 struct Replay {
   const Case* c = nullptr;
   Worst lr, momentum;
+  std::int64_t first_bad_lr_step = -1;    // first t where some group's lr is off by more than the tolerance
   std::int64_t bad_last_lr_step = -1;     // first t where last_lr() is not the optimizer's lr
   std::int64_t bad_last_epoch_step = -1;  // first t where last_epoch() is not t
   std::vector<std::string> problems;      // exceptions, defaults that differ from torch's
@@ -531,7 +536,9 @@ void compare(Replay& r, const O& opt, const std::vector<double>& last_lr, std::i
   if (groups_of(opt) != c.groups) throw std::runtime_error("the optimizer has the wrong number of groups");
   for (std::size_t g = 0; g < c.groups; ++g) {
     const double got = lr_of(opt, g), want = c.lr[std::size_t(t)][g];
-    r.lr.update(std::abs(got - want) / scale, t, g, want, got);
+    const double e = std::abs(got - want) / scale;
+    r.lr.update(e, t, g, want, got);
+    if (!(e <= kLrTolerance) && r.first_bad_lr_step < 0) r.first_bad_lr_step = t;
     if ((last_lr.size() != c.groups || !(last_lr[g] == got)) && r.bad_last_lr_step < 0) r.bad_last_lr_step = t;
     if (c.momentum) {
       const double m = momentum_of(opt, g), want_m = c.momentum_ref[std::size_t(t)][g];
@@ -588,7 +595,7 @@ template <class O>
 void replay_plateau(Replay& r, O& opt) {
   const Case& c = *r.c;
   V x = V::Constant(5, 1.0);
-  descent::ReduceLROnPlateau plateau(opt, plateau_options(c, r.problems));
+  descent::ReduceLROnPlateau plateau(opt, plateau_options(c.options, r.problems));
   compare(r, opt, plateau.last_lr(), 0);
   if (plateau.last_epoch() != 0) r.bad_last_epoch_step = 0;
   for (std::int64_t t = 1; t <= c.steps; ++t) {
@@ -599,6 +606,28 @@ void replay_plateau(Replay& r, O& opt) {
   }
 }
 
+/// A Composed case: a Scheduler and a ReduceLROnPlateau on the same optimizer, both stepped every
+/// epoch in that order (torch: sched.step(); plateau.step(metric)).
+template <class O>
+void replay_composed(Replay& r, O& opt) {
+  const Case& c = *r.c;
+  if (c.children.size() != 2 || c.children[1].schedule != "ReduceLROnPlateau")
+    throw std::runtime_error(concat("schedule reference: ", c.name, ": Composed must be a schedule, then ReduceLROnPlateau"));
+  with_basic_schedule(c.children[0].schedule, c.children[0].options, r.problems, [&](auto schedule) {
+    V x = V::Constant(5, 1.0);
+    descent::Scheduler sched(opt, std::move(schedule));
+    descent::ReduceLROnPlateau plateau(opt, plateau_options(c.children[1].options, r.problems));
+    compare(r, opt, plateau.last_lr(), 0);
+    for (std::int64_t t = 1; t <= c.steps; ++t) {
+      train_step(opt, x);
+      sched.step();
+      plateau.step(c.metrics[std::size_t(t - 1)]);
+      compare(r, opt, plateau.last_lr(), t);
+      if ((sched.last_epoch() != t || plateau.last_epoch() != t) && r.bad_last_epoch_step < 0) r.bad_last_epoch_step = t;
+    }
+  });
+}
+
 Replay replay(const Case& c) {
   Replay r;
   r.c = &c;
@@ -606,6 +635,8 @@ Replay replay(const Case& c) {
     with_optimizer(c, [&](auto& opt) {
       if (c.schedule == "ReduceLROnPlateau")
         replay_plateau(r, opt);
+      else if (c.schedule == "Composed")
+        replay_composed(r, opt);
       else
         with_schedule(c, r.problems, [&](auto schedule) { replay_schedule(r, opt, std::move(schedule)); });
     });
@@ -661,31 +692,57 @@ TEST_CASE("schedules: the torch reference covers every schedule, on one and two 
     INFO(s);
     CHECK(groups[s] == std::set<std::size_t>{1, 2});
   }
-  CHECK(groups.size() == std::size(kSchedules));
+  CHECK(groups["Composed"] == std::set<std::size_t>{1, 2});
+  CHECK(groups.size() == std::size(kSchedules) + 1);
 }
 
-TEST_CASE("schedules: every case replays torch 1.13's lr and momentum after every step", "[schedule]") {
-  for (const Replay& r : replays()) {
-    const Case& c = *r.c;
-    INFO("case " << c.name << " (" << c.schedule << ", " << c.optimizer << ", " << c.groups << " groups)");
-    for (const std::string& p : r.problems) FAIL_CHECK(p);
-    {
-      INFO("worst lr: step " << r.lr.step << ", group " << r.lr.group << ": torch " << r.lr.expected << ", descent "
-                             << r.lr.got);
-      CHECK(r.lr.step >= 0);
-      CHECK(r.lr.error <= kLrTolerance);
-    }
-    if (c.momentum) {
-      INFO("worst momentum: step " << r.momentum.step << ", group " << r.momentum.group << ": torch "
-                                   << r.momentum.expected << ", descent " << r.momentum.got);
-      CHECK(r.momentum.step >= 0);
-      CHECK(r.momentum.error <= kMomentumTolerance);
-    }
-    INFO("first step where last_lr() is not the optimizer's lr: " << r.bad_last_lr_step);
-    CHECK(r.bad_last_lr_step == -1);
-    INFO("first step where last_epoch() is not the step count: " << r.bad_last_epoch_step);
-    CHECK(r.bad_last_epoch_step == -1);
+namespace {
+
+void check_replay(const Replay& r) {
+  const Case& c = *r.c;
+  INFO("case " << c.name << " (" << c.schedule << ", " << c.optimizer << ", " << c.groups << " groups)");
+  for (const std::string& p : r.problems) FAIL_CHECK(p);
+  {
+    INFO("worst lr: step " << r.lr.step << ", group " << r.lr.group << ": torch " << r.lr.expected << ", descent "
+                           << r.lr.got << " (first step off: " << r.first_bad_lr_step << ")");
+    CHECK(r.lr.step >= 0);
+    CHECK(r.lr.error <= kLrTolerance);
   }
+  if (c.momentum) {
+    INFO("worst momentum: step " << r.momentum.step << ", group " << r.momentum.group << ": torch "
+                                 << r.momentum.expected << ", descent " << r.momentum.got);
+    CHECK(r.momentum.step >= 0);
+    CHECK(r.momentum.error <= kMomentumTolerance);
+  }
+  INFO("first step where last_lr() is not the optimizer's lr: " << r.bad_last_lr_step);
+  CHECK(r.bad_last_lr_step == -1);
+  INFO("first step where last_epoch() is not the step count: " << r.bad_last_epoch_step);
+  CHECK(r.bad_last_epoch_step == -1);
+}
+
+}  // namespace
+
+TEST_CASE("schedules: every case replays torch 1.13's lr and momentum after every step", "[schedule]") {
+  std::size_t count = 0;
+  for (const Replay& r : replays())
+    if (r.c->schedule != "Composed") {
+      check_replay(r);
+      ++count;
+    }
+  CHECK(count >= 130);
+}
+
+TEST_CASE("schedules: a Scheduler and ReduceLROnPlateau on one optimizer compose as in torch", "[schedule][compose]") {
+  // torch's StepLR/ExponentialLR scale the optimizer's current lr, so a reduction made by
+  // ReduceLROnPlateau in between persists and the two multiply; descent's Scheduler keeps an outside
+  // change as a factor on its closed form (detail::chain_at), which gives the same numbers.
+  std::size_t count = 0;
+  for (const Replay& r : replays())
+    if (r.c->schedule == "Composed") {
+      check_replay(r);
+      ++count;
+    }
+  CHECK(count >= 4);
 }
 
 TEST_CASE("schedules: OneCycleLR holds its final value at step total_steps, then throws", "[schedule]") {
@@ -807,6 +864,9 @@ TEST_CASE("schedules: worst relative error per schedule", "[schedule][summary]")
     CHECK(row.cases >= 2);
     CHECK(row.lr <= kLrTolerance);
   }
+  // checked (and, with the header as it is, failing) in the [compose] test case
+  std::printf("  %-28s %3zu cases  lr %.3g   (a schedule and ReduceLROnPlateau on one optimizer: [compose])\n",
+              "Composed", rows["Composed"].cases, rows["Composed"].lr);
   std::fflush(stdout);
 }
 

@@ -613,6 +613,42 @@ bool cycles_momentum(const S& s) {
   }
 }
 
+/// How the schedule active at step t treats an lr changed from outside since the last step (by
+/// ReduceLROnPlateau, or by hand), as torch's chainable forms do: StepLR, MultiStepLR, ConstantLR,
+/// LinearLR, ExponentialLR, PolynomialLR and MultiplicativeLR scale the current lr, so an outside
+/// change persists as a factor; CosineAnnealingLR scales its distance to eta_min (the anchor).
+/// LambdaLR, CosineAnnealingWarmRestarts, CyclicLR and OneCycleLR compute from their base values
+/// and overwrite it (nullopt). `restart`: SequentialLR's milestone, where torch's step(0) starts
+/// the next schedule from the initial lr (but a MultiplicativeLR from the current one).
+struct Chain {
+  std::optional<double> anchor;
+  bool restart = false;
+};
+
+template <class S>
+Chain chain_at(const S& s, std::int64_t t) {
+  if constexpr (std::is_same_v<S, CosineAnnealingLR>)
+    return (void)t, Chain{s.eta_min, false};
+  else if constexpr (std::is_same_v<S, LambdaLR> || std::is_same_v<S, CosineAnnealingWarmRestarts> ||
+                     std::is_same_v<S, CyclicLR> || std::is_same_v<S, OneCycleLR>)
+    return (void)s, (void)t, Chain{std::nullopt, false};
+  else if constexpr (std::is_same_v<S, SequentialLR>) {
+    const std::size_t k =
+        std::size_t(std::upper_bound(s.milestones.begin(), s.milestones.end(), t) - s.milestones.begin());
+    const std::int64_t local = k == 0 ? t : t - s.milestones[k - 1];
+    return std::visit(
+        [&](const auto& child) {
+          Chain c = chain_at(child, local);
+          using C = std::remove_cvref_t<decltype(child)>;
+          c.restart = k > 0 && local == 0 && !std::is_same_v<C, MultiplicativeLR>;
+          return c;
+        },
+        s.schedulers[k]);
+  } else {
+    return (void)s, (void)t, Chain{0.0, false};
+  }
+}
+
 template <class S>
 inline constexpr bool is_schedule_v =
     std::is_same_v<S, SequentialLR> || requires(const S& s, std::int64_t t, GroupLr g) {
@@ -656,6 +692,8 @@ class Scheduler {
     initial_lr_.resize(n);
     for (std::size_t g = 0; g < n; ++g) initial_lr_[g] = detail::lr_of(optimizer, g);
     last_lr_ = initial_lr_;
+    last_value_ = initial_lr_;
+    scale_.assign(n, 1.0);
     apply(0);
   }
 
@@ -678,9 +716,23 @@ class Scheduler {
     const std::size_t n = initial_lr_.size();
     if (detail::group_count(*optimizer_) != n)
       throw std::logic_error("descent::Scheduler: the optimizer's number of groups changed");
+    const detail::Chain chain = detail::chain_at(schedule_, t);
     std::vector<detail::ScheduleValue> values;
+    std::vector<double> lr(n), scale(n);
     values.reserve(n);
-    for (std::size_t g = 0; g < n; ++g) values.push_back(detail::value_at(schedule_, t, {initial_lr_[g], last_lr_[g]}));
+    for (std::size_t g = 0; g < n; ++g) {
+      values.push_back(detail::value_at(schedule_, t, {initial_lr_[g], last_value_[g]}));
+      // an lr changed from outside since our last step persists as a factor (torch's chaining)
+      double s = scale_[g];
+      if (!chain.anchor || chain.restart || t == 0) {
+        s = 1.0;
+      } else {
+        const double a = *chain.anchor, current = detail::lr_of(*optimizer_, g);
+        if (current != last_lr_[g] && last_lr_[g] - a != 0.0) s *= (current - a) / (last_lr_[g] - a);
+      }
+      scale[g] = s;
+      lr[g] = s == 1.0 ? values[g].lr : *chain.anchor + (values[g].lr - *chain.anchor) * s;
+    }
     std::vector<double> old_lr(n), old_momentum(n);
     for (std::size_t g = 0; g < n; ++g) {
       old_lr[g] = detail::lr_of(*optimizer_, g);
@@ -689,7 +741,7 @@ class Scheduler {
     std::size_t done = 0;
     try {
       for (; done < n; ++done) {
-        detail::set_lr_of(*optimizer_, done, values[done].lr);
+        detail::set_lr_of(*optimizer_, done, lr[done]);
         if (values[done].momentum) detail::set_momentum_of(*optimizer_, done, *values[done].momentum);
       }
     } catch (...) {
@@ -699,22 +751,28 @@ class Scheduler {
       }
       throw;
     }
-    for (std::size_t g = 0; g < n; ++g) last_lr_[g] = values[g].lr;
+    for (std::size_t g = 0; g < n; ++g) {
+      last_value_[g] = values[g].lr;
+      last_lr_[g] = lr[g];
+      scale_[g] = scale[g];
+    }
     last_epoch_ = t;
   }
 
   O* optimizer_;
   S schedule_;
   std::vector<double> initial_lr_;
-  std::vector<double> last_lr_;
+  std::vector<double> last_lr_;     // what was applied
+  std::vector<double> last_value_;  // the schedule's own value (MultiplicativeLR's recursion)
+  std::vector<double> scale_;       // the factor of outside changes (see detail::chain_at)
   std::int64_t last_epoch_ = 0;
 };
 
 /// torch.optim.lr_scheduler.ReduceLROnPlateau: step(metric) after each epoch (or validation);
 /// when the metric has not improved (by threshold) for more than `patience` calls, every group's
 /// lr becomes max(lr · factor, min_lr), unless that changes it by eps or less; then `cooldown`
-/// calls are ignored. It reads and writes the optimizer's current lrs, so it composes with a
-/// Scheduler stepping the same optimizer as in torch. A NaN metric is never better: it counts as a
+/// calls are ignored. It reads and writes the optimizer's current lrs; a Scheduler stepping the
+/// same optimizer keeps its reductions as torch's chainable schedulers do (detail::chain_at). A NaN metric is never better: it counts as a
 /// bad epoch, as in torch. The optimizer is held by reference and must outlive it.
 template <class O>
 class ReduceLROnPlateau {

@@ -1,6 +1,6 @@
 #pragma once
-// Shared by the step and allocation tests: one factory per optimizer variant, and a deterministic
-// gradient that depends on the parameters (so trajectories are realistic).
+// Shared by the tests: one factory per optimizer variant, a deterministic gradient that depends on
+// the parameters (so trajectories are realistic), and a small stochastic objective for the drivers.
 
 #include <descent/descent.hpp>
 
@@ -53,5 +53,30 @@ void fill_start(X&& x) {
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif
+
+/// A stochastic objective: samples a_i in R^d (the columns of a); loss_i(x) = ½‖x − a_i‖², whose
+/// mean over all samples is minimized at mean(a).
+struct Centroid {
+  Eigen::MatrixXd a;  // d × n, one sample per column
+  Eigen::Index size() const { return a.cols(); }
+  template <class X, class G>
+  double operator()(const X& x, descent::Batch batch, G& grad) const {
+    grad.setZero();
+    double loss = 0;
+    for (Eigen::Index i : batch) {
+      grad += x - a.col(i);
+      loss += 0.5 * (x - a.col(i)).squaredNorm();
+    }
+    grad /= double(batch.size());
+    return loss / double(batch.size());
+  }
+};
+
+inline Centroid make_centroid(Eigen::Index d, Eigen::Index n) {
+  Centroid c{Eigen::MatrixXd(d, n)};
+  for (Eigen::Index j = 0; j < n; ++j)
+    for (Eigen::Index i = 0; i < d; ++i) c.a(i, j) = std::sin(0.7 * double(i) + 1.3 * double(j));
+  return c;
+}
 
 }  // namespace descent_test

@@ -8,32 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "support.hpp"
+
 namespace {
 
 using V = Eigen::VectorXd;
 
-// loss_i(x) = ½‖x − a_i‖² over the columns a_i.
-struct Centroid {
-  Eigen::MatrixXd a;
-  Eigen::Index size() const { return a.cols(); }
-  double operator()(const V& x, descent::Batch batch, V& grad) const {
-    grad.setZero();
-    double loss = 0;
-    for (Eigen::Index i : batch) {
-      grad += x - a.col(i);
-      loss += 0.5 * (x - a.col(i)).squaredNorm();
-    }
-    grad /= double(batch.size());
-    return loss / double(batch.size());
-  }
-};
-
-Centroid make_centroid(Eigen::Index d, Eigen::Index n) {
-  Centroid c{Eigen::MatrixXd(d, n)};
-  for (Eigen::Index j = 0; j < n; ++j)
-    for (Eigen::Index i = 0; i < d; ++i) c.a(i, j) = std::sin(0.7 * double(i) + 1.3 * double(j));
-  return c;
-}
+using descent_test::Centroid;
+using descent_test::make_centroid;
 
 }  // namespace
 

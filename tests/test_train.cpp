@@ -8,33 +8,14 @@
 #include <thread>
 #include <vector>
 
+#include "support.hpp"
+
 namespace {
 
 using V = Eigen::VectorXd;
 
-// Samples a_i in R^d; loss_i(x) = ½‖x − a_i‖². The mean over all samples is minimized at mean(a).
-struct Centroid {
-  Eigen::MatrixXd a;  // d × n, one sample per column
-  Eigen::Index size() const { return a.cols(); }
-  template <class X, class G>
-  double operator()(const X& x, descent::Batch batch, G& grad) const {
-    grad.setZero();
-    double loss = 0;
-    for (Eigen::Index i : batch) {
-      grad += x - a.col(i);
-      loss += 0.5 * (x - a.col(i)).squaredNorm();
-    }
-    grad /= double(batch.size());
-    return loss / double(batch.size());
-  }
-};
-
-Centroid make_centroid(Eigen::Index d, Eigen::Index n) {
-  Centroid c{Eigen::MatrixXd(d, n)};
-  for (Eigen::Index j = 0; j < n; ++j)
-    for (Eigen::Index i = 0; i < d; ++i) c.a(i, j) = std::sin(0.7 * double(i) + 1.3 * double(j));
-  return c;
-}
+using descent_test::Centroid;
+using descent_test::make_centroid;
 
 }  // namespace
 

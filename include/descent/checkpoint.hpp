@@ -118,10 +118,31 @@ constexpr const char* checkpoint_scalar() {
   return std::is_same_v<Scalar, float> ? "float32" : "float64";
 }
 
+/// std::allocator whose resize leaves new bytes uninitialized: every byte of an array is written
+/// right after (by a copy or a read), and zero-filling 120 MB first would cost a pass of its own.
+template <class T>
+struct UninitializedAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = UninitializedAllocator<U>;
+  };
+  UninitializedAllocator() = default;
+  template <class U>
+  UninitializedAllocator(const UninitializedAllocator<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... A>
+  void construct(U* p, A&&... a) {
+    ::new (static_cast<void*>(p)) U(std::forward<A>(a)...);
+  }
+};
+
 struct CheckpointArray {
   Dtype dtype = Dtype::F64;
   std::vector<std::int64_t> shape;
-  std::vector<unsigned char> bytes;
+  std::vector<unsigned char, UninitializedAllocator<unsigned char>> bytes;
 
   std::size_t count() const { return bytes.size() / dtype_size(dtype); }
 };
@@ -134,8 +155,12 @@ struct CheckpointEntry {
 
 inline std::string shape_string(const std::vector<std::int64_t>& shape) {
   std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  s += "]";
+  return s;
 }
 
 inline std::string tensor_name(std::string_view entry, std::string_view field) {
@@ -216,7 +241,7 @@ class CheckpointWriter {
   CheckpointWriter child(std::string_view name) {
     nlohmann::json& sub = (*meta_)[std::string(name)];
     if (!sub.is_object()) sub = nlohmann::json::object();
-    return CheckpointWriter(entry_, &sub, prefix_ + std::string(name) + ".");
+    return CheckpointWriter(entry_, &sub, detail::concat(prefix_, name, "."));
   }
 
  private:
@@ -224,7 +249,7 @@ class CheckpointWriter {
   CheckpointWriter(detail::CheckpointEntry* entry, nlohmann::json* meta, std::string prefix)
       : entry_(entry), meta_(meta), prefix_(std::move(prefix)) {}
   detail::CheckpointArray& slot(std::string_view field) {
-    std::string key = prefix_ + std::string(field);
+    std::string key = detail::concat(prefix_, field);
     if (!key.empty() && key.back() == '.') key.pop_back();
     return entry_->arrays[key];
   }
@@ -250,7 +275,7 @@ class CheckpointReader {
   void expect_kind(std::string_view expected) const {
     const std::string k = kind();
     if (k != expected)
-      fail(detail::concat("holds ", k.empty() ? std::string("no kind of state") : "the state of " + article(k) + k,
+      fail(detail::concat("holds ", k.empty() ? std::string("no kind of state") : detail::concat("the state of ", article(k), k),
                           ", not of ", article(expected), std::string(expected)));
   }
   bool has(std::string_view key) const { return find(key) != nullptr; }
@@ -301,7 +326,7 @@ class CheckpointReader {
   V array(std::string_view field) const {
     using Scalar = typename V::Scalar;
     const detail::CheckpointArray& a = raw(field);
-    const std::string name = detail::tensor_name(where_, prefix_ + std::string(field));
+    const std::string name = detail::tensor_name(where_, detail::concat(prefix_, field));
     if (a.dtype != detail::dtype_of<Scalar>())
       fail(detail::concat("array '", name, "' holds ", std::string(detail::dtype_name(a.dtype)), " (",
                           a.dtype == detail::Dtype::F32 ? "float" : "double", "), but the target is ",
@@ -333,11 +358,28 @@ class CheckpointReader {
     }
     return out;
   }
+  /// Copies the array `field` into `out`'s own storage and returns true when it holds out's
+  /// scalar type and exactly out's (non-empty) vector shape; otherwise returns false and leaves
+  /// out alone. No allocation, so nothing can fail once it has started.
+  template <class V, class Out>
+  bool copy_into(std::string_view field, Out& out) const {
+    using Scalar = typename V::Scalar;
+    if constexpr (V::IsVectorAtCompileTime && detail::has_direct_access_v<Out>) {
+      const detail::CheckpointArray& a = raw(field);
+      if (a.dtype != detail::dtype_of<Scalar>() || a.shape.size() != 1 || out.size() == 0 ||
+          a.shape[0] != std::int64_t(out.size()) || out.innerStride() != 1)
+        return false;
+      std::memcpy(out.data(), a.bytes.data(), a.bytes.size());
+      return true;
+    } else {
+      return (void)field, (void)out, false;
+    }
+  }
   /// The one-dimensional array `field` of float, double, int64 or uint64.
   template <class T>
   std::vector<T> list(std::string_view field) const {
     const detail::CheckpointArray& a = raw(field);
-    const std::string name = detail::tensor_name(where_, prefix_ + std::string(field));
+    const std::string name = detail::tensor_name(where_, detail::concat(prefix_, field));
     if (a.dtype != detail::dtype_of<T>())
       fail(detail::concat("array '", name, "' holds ", std::string(detail::dtype_name(a.dtype)), ", expected ",
                           std::string(detail::dtype_name(detail::dtype_of<T>()))));
@@ -356,7 +398,7 @@ class CheckpointReader {
     const nlohmann::json& sub = at(name);
     if (!sub.is_object()) fail(detail::concat("'", std::string(name), "' is not a part of it"));
     return CheckpointReader(entry_, &sub, detail::concat(where_, ".", std::string(name)),
-                            prefix_ + std::string(name) + ".");
+                            detail::concat(prefix_, name, "."));
   }
 
   /// Throws CheckpointError "descent::Checkpoint::get: entry '<where>' <what>".
@@ -431,7 +473,7 @@ class CheckpointReader {
     return *v;
   }
   std::string arrays_key(std::string_view field) const {
-    std::string key = prefix_ + std::string(field);
+    std::string key = detail::concat(prefix_, field);
     if (!key.empty() && key.back() == '.') key.pop_back();
     return key;
   }
@@ -536,7 +578,10 @@ class Checkpoint {
     const auto it = entries_.find(name);
     if (it == entries_.end()) {
       std::string known;
-      for (const auto& [n, e] : entries_) known += (known.empty() ? "" : ", ") + ("'" + n + "'");
+      for (const auto& [n, e] : entries_) {
+        if (!known.empty()) known += ", ";
+        known += detail::concat("'", n, "'");
+      }
       throw CheckpointError(detail::concat("descent::Checkpoint::get: no entry '", std::string(name),
                                            "' (the checkpoint has ", known.empty() ? std::string("none") : known,
                                            ")"));
@@ -583,12 +628,13 @@ class Checkpoint {
   void save(const std::filesystem::path& path) const {
     const Layout layout = lay_out();
     const std::filesystem::path folder = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-    std::string temp = (folder / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
+    std::string temp = (folder / detail::concat(".", path.filename().string(), ".tmp-XXXXXX")).string();
     auto fail = [&](const char* doing, int error) {
       throw CheckpointError(detail::concat("descent::Checkpoint::save: cannot ", doing, " '", path.string(), "': ",
                                            std::strerror(error)));
     };
-    if (path.filename().empty() || std::filesystem::is_directory(path)) fail("write", EISDIR);
+    std::error_code ec;
+    if (path.filename().empty() || std::filesystem::is_directory(path, ec)) fail("write", EISDIR);
     const int fd = ::mkstemp(temp.data());
     if (fd < 0) fail("create a temporary file next to", errno);
     auto abandon = [&](const char* doing) {
@@ -644,7 +690,7 @@ class Checkpoint {
       throw CheckpointError(detail::concat("descent::Checkpoint::load: cannot open '", path.string(),
                                            "': ", std::strerror(errno)));
     const auto size = std::filesystem::file_size(path, ec);
-    return read(in, ec ? std::nullopt : std::optional<std::uint64_t>(size), "'" + path.string() + "'");
+    return read(in, ec ? std::nullopt : std::optional<std::uint64_t>(size), detail::concat("'", path.string(), "'"));
   }
 
  private:
@@ -696,10 +742,14 @@ class Checkpoint {
         layout.arrays.push_back({std::move(tensor), &a});
       }
     }
-    header["__metadata__"] = {{"descent.format", std::to_string(detail::checkpoint_format_version)},
-                              {"descent.checksum", "xxh64:" + std::string(16, '0')},
-                              {"descent.entries", entries.dump()}};
-    layout.header = header.dump();
+    try {
+      header["__metadata__"] = {{"descent.format", std::to_string(detail::checkpoint_format_version)},
+                                {"descent.checksum", "xxh64:0000000000000000"},
+                                {"descent.entries", entries.dump()}};
+      layout.header = header.dump();
+    } catch (const nlohmann::json::exception& e) {  // a name or a string value that is not UTF-8
+      throw CheckpointError(detail::concat("descent::Checkpoint::save: cannot write the header: ", e.what()));
+    }
     layout.header.append((8 - layout.header.size() % 8) % 8, ' ');  // data 8-byte aligned, as safetensors pads
     // the checksum covers the length, the header (with its own 16 digits read as '0') and the data
     const std::size_t at = layout.header.find(checksum_key) + checksum_key.size();
@@ -729,13 +779,15 @@ class Checkpoint {
     return true;
   }
 
-  [[noreturn]] static void bad(const std::string& source, const std::string& what) {
-    throw CheckpointError(detail::concat("descent::Checkpoint::load: ", source, ": ", what));
+  template <class... Pieces>
+  [[noreturn]] static void bad(const std::string& source, const Pieces&... what) {
+    throw CheckpointError(detail::concat("descent::Checkpoint::load: ", source, ": ", what...));
   }
 
   /// Reads n bytes into out, in chunks when the input's size is unknown, so that a corrupted
   /// length cannot allocate more than the input holds. False if the input ends first.
-  static bool read_exact(std::istream& in, std::uint64_t n, bool size_known, std::vector<unsigned char>& out) {
+  template <class Bytes>
+  static bool read_exact(std::istream& in, std::uint64_t n, bool size_known, Bytes& out) {
     if (size_known) {
       out.resize(std::size_t(n));
       in.read(reinterpret_cast<char*>(out.data()), std::streamsize(n));
@@ -758,25 +810,25 @@ class Checkpoint {
     in.read(reinterpret_cast<char*>(length_bytes), 8);
     const auto got = std::size_t(in.gcount());
     if (got == 0) bad(source, "empty: not a descent checkpoint");
-    if (got < 8) bad(source, "truncated: " + std::to_string(got) + " bytes, shorter than the 8-byte header length");
+    if (got < 8) bad(source, "truncated: ", std::to_string(got), " bytes, shorter than the 8-byte header length");
     std::uint64_t header_size = 0;
     for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | length_bytes[i];
     if (header_size > detail::checkpoint_max_header)
-      bad(source, "not a descent checkpoint (or corrupted): its first 8 bytes give a header length of " +
-                      std::to_string(header_size) + " bytes, more than safetensors' limit of 100 MiB");
+      bad(source, "not a descent checkpoint (or corrupted): its first 8 bytes give a header length of ",
+                      std::to_string(header_size), " bytes, more than safetensors' limit of 100 MiB");
     if (file_size && header_size > *file_size - 8)
-      bad(source, "truncated or not a descent checkpoint: the header length is " + std::to_string(header_size) +
-                      " bytes but only " + std::to_string(*file_size - 8) + " follow");
+      bad(source, "truncated or not a descent checkpoint: the header length is ", std::to_string(header_size),
+                      " bytes but only ", std::to_string(*file_size - 8), " follow");
     std::vector<unsigned char> header_bytes;
     if (!read_exact(in, header_size, file_size.has_value(), header_bytes))
-      bad(source, "truncated: the header length is " + std::to_string(header_size) + " bytes but the input ends first");
+      bad(source, "truncated: the header length is ", std::to_string(header_size), " bytes but the input ends first");
     std::string header_text(header_bytes.begin(), header_bytes.end());
 
     nlohmann::json header;
     try {
       header = nlohmann::json::parse(header_text);
     } catch (const nlohmann::json::exception& e) {
-      bad(source, std::string("not a descent checkpoint (or corrupted): the header is not valid JSON: ") + e.what());
+      bad(source, "not a descent checkpoint (or corrupted): the header is not valid JSON: ", e.what());
     }
     if (!header.is_object()) bad(source, "not a descent checkpoint: the header is not a JSON object");
     const auto meta_it = header.find("__metadata__");
@@ -792,25 +844,25 @@ class Checkpoint {
         meta_string("descent.format", "not a descent checkpoint: no descent.format in __metadata__ (a safetensors "
                                       "file from elsewhere?)");
     if (format != std::to_string(detail::checkpoint_format_version))
-      bad(source, "unsupported format version '" + format + "' (this descent reads version " +
-                      std::to_string(detail::checkpoint_format_version) + ")");
+      bad(source, "unsupported format version '", format, "' (this descent reads version ",
+                      std::to_string(detail::checkpoint_format_version), ")");
     const std::string checksum = meta_string("descent.checksum", "no descent.checksum in __metadata__");
     if (checksum.size() != 22 || checksum.compare(0, 6, "xxh64:") != 0 ||
         checksum.find_first_not_of("0123456789abcdef", 6) != std::string::npos)
-      bad(source, "descent.checksum '" + checksum + "' is not xxh64: and 16 hex digits");
+      bad(source, "descent.checksum '", checksum, "' is not xxh64: and 16 hex digits");
     const std::string entries_text = meta_string("descent.entries", "no descent.entries in __metadata__");
     nlohmann::json entries_meta;
     try {
       entries_meta = nlohmann::json::parse(entries_text);
     } catch (const nlohmann::json::exception& e) {
-      bad(source, std::string("descent.entries is not valid JSON: ") + e.what());
+      bad(source, "descent.entries is not valid JSON: ", e.what());
     }
     if (!entries_meta.is_object()) bad(source, "descent.entries is not a JSON object");
 
     Checkpoint ck;
     for (const auto& [name, m] : entries_meta.items()) {
-      if (!m.is_object()) bad(source, "the metadata of entry '" + name + "' is not a JSON object");
-      if (name.empty() || name.find('.') != std::string::npos) bad(source, "invalid entry name '" + name + "'");
+      if (!m.is_object()) bad(source, "the metadata of entry '", name, "' is not a JSON object");
+      if (name.empty() || name.find('.') != std::string::npos) bad(source, "invalid entry name '", name, "'");
       ck.entries_[name].meta = m;
     }
 
@@ -820,9 +872,12 @@ class Checkpoint {
       std::string name;
     };
     std::vector<Span> spans;
-    for (const auto& [tensor, info] : header.items()) {
+    for (const auto& item : header.items()) {
+      // not a structured binding: clang before 16 cannot capture one in the lambda below
+      const std::string& tensor = item.key();
+      const nlohmann::json& info = item.value();
       if (tensor == "__metadata__") continue;
-      auto invalid = [&](const std::string& what) { bad(source, "tensor '" + tensor + "': " + what); };
+      auto invalid = [&](const auto&... what) { bad(source, "tensor '", tensor, "': ", what...); };
       if (!info.is_object()) invalid("not a JSON object");
       const auto dt = info.find("dtype");
       const auto sh = info.find("shape");
@@ -841,25 +896,25 @@ class Checkpoint {
       else if (d == "U64")
         dtype = detail::Dtype::U64;
       else
-        invalid("unknown dtype '" + d + "' (descent reads F32, F64, I64 and U64)");
+        invalid("unknown dtype '", d, "' (descent reads F32, F64, I64 and U64)");
       if (!sh->is_array()) invalid("shape is not a list");
       std::vector<std::int64_t> shape;
       std::uint64_t count = 1;
       for (const auto& s : *sh) {
         if (!s.is_number_unsigned() || s.get<std::uint64_t>() > (std::uint64_t(1) << 62))
-          invalid("shape " + sh->dump() + " is not a list of sizes");
+          invalid("shape ", sh->dump(), " is not a list of sizes");
         const auto k = s.get<std::uint64_t>();
-        if (k != 0 && count > (std::uint64_t(1) << 62) / k) invalid("shape " + sh->dump() + " is absurdly large");
+        if (k != 0 && count > (std::uint64_t(1) << 62) / k) invalid("shape ", sh->dump(), " is absurdly large");
         count *= k;
         shape.push_back(std::int64_t(k));
       }
       if (!off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() || !(*off)[1].is_number_unsigned())
         invalid("data_offsets is not a pair of offsets");
       const auto b = (*off)[0].get<std::uint64_t>(), e = (*off)[1].get<std::uint64_t>();
-      if (e < b) invalid("data_offsets [" + std::to_string(b) + ", " + std::to_string(e) + "] end before they begin");
+      if (e < b) invalid("data_offsets [", std::to_string(b), ", ", std::to_string(e), "] end before they begin");
       if (count > (std::uint64_t(1) << 60) || e - b != count * detail::dtype_size(dtype))
-        invalid("data_offsets [" + std::to_string(b) + ", " + std::to_string(e) + "] hold " + std::to_string(e - b) +
-                " bytes, but " + d + " of shape " + sh->dump() + " needs " +
+        invalid("data_offsets [", std::to_string(b), ", ", std::to_string(e), "] hold ", std::to_string(e - b),
+                " bytes, but ", d, " of shape ", sh->dump(), " needs ",
                 std::to_string(count * detail::dtype_size(dtype)));
       // "<entry>.<field>", or the entry itself
       const auto dot = tensor.find('.');
@@ -877,18 +932,17 @@ class Checkpoint {
     std::uint64_t data_size = 0;
     for (const Span& s : spans) {
       if (s.begin != data_size)
-        bad(source, s.begin < data_size ? "tensor '" + s.name + "' overlaps another (data_offsets from " +
-                                              std::to_string(s.begin) + ")"
-                                        : "a hole in the data before tensor '" + s.name + "' (data_offsets from " +
-                                              std::to_string(s.begin) + ")");
+        bad(source, s.begin < data_size ? "tensor '" : "a hole in the data before tensor '", s.name,
+            s.begin < data_size ? "' overlaps another" : "'", " (data_offsets from ", std::to_string(s.begin), ")");
       data_size = s.end;
     }
-    if (file_size && data_size != *file_size - 8 - header_size)
-      bad(source, data_size > *file_size - 8 - header_size
-                      ? "truncated, or offsets point past the end: the tensors need " + std::to_string(data_size) +
-                            " bytes of data but the file holds " + std::to_string(*file_size - 8 - header_size)
-                      : "the file has " + std::to_string(*file_size - 8 - header_size - data_size) +
-                            " bytes after the last tensor's data");
+    if (file_size && data_size != *file_size - 8 - header_size) {
+      if (data_size > *file_size - 8 - header_size)
+        bad(source, "truncated, or offsets point past the end: the tensors need ", std::to_string(data_size),
+            " bytes of data but the file holds ", std::to_string(*file_size - 8 - header_size));
+      bad(source, "the file has ", std::to_string(*file_size - 8 - header_size - data_size),
+          " bytes after the last tensor's data");
+    }
 
     XXH64_state_t state;
     XXH64_reset(&state, 0);
@@ -903,13 +957,13 @@ class Checkpoint {
     }
     for (const Span& s : spans) {
       if (!read_exact(in, s.end - s.begin, file_size.has_value(), s.array->bytes))
-        bad(source, "truncated: the data ends inside tensor '" + s.name + "' (data_offsets [" + std::to_string(s.begin) +
-                        ", " + std::to_string(s.end) + "])");
+        bad(source, "truncated: the data ends inside tensor '", s.name, "' (data_offsets [", std::to_string(s.begin),
+                        ", ", std::to_string(s.end), "])");
       XXH64_update(&state, s.array->bytes.data(), s.array->bytes.size());
     }
-    const std::string digest = "xxh64:" + hex64(XXH64_digest(&state));
+    const std::string digest = detail::concat("xxh64:", hex64(XXH64_digest(&state)));
     if (digest != checksum)
-      bad(source, "checksum mismatch: the header says " + checksum + " but the content hashes to " + digest +
+      bad(source, "checksum mismatch: the header says ", checksum, " but the content hashes to ", digest,
                       " (the file is corrupted or was modified)");
     return ck;
   }
@@ -951,7 +1005,7 @@ V state_array(const CheckpointReader& r, std::string_view field, std::int64_t st
 
 inline std::int64_t steps_of(const CheckpointReader& r) {
   const std::int64_t steps = r.integer("steps");
-  if (steps < 0) r.fail("has a negative step count " + std::to_string(steps));
+  if (steps < 0) r.fail(concat("has a negative step count ", std::to_string(steps)));
   return steps;
 }
 
@@ -979,7 +1033,7 @@ struct StateAccess<GradientDescent<V>> {
     try {
       T probe(options);
     } catch (const std::invalid_argument& e) {
-      r.fail(std::string("holds options the target refuses: ") + e.what());
+      r.fail(concat("holds options the target refuses: ", e.what()));
     }
     o.options_ = options;
     o.steps_ = steps;
@@ -1018,7 +1072,7 @@ struct StateAccess<SGD<V>> {
     try {
       T probe(options);
     } catch (const std::invalid_argument& e) {
-      r.fail(std::string("holds options the target refuses: ") + e.what());
+      r.fail(concat("holds options the target refuses: ", e.what()));
     }
     o.options_ = options;
     o.steps_ = steps;
@@ -1064,7 +1118,7 @@ struct StateAccess<Adam<V>> {
     try {
       options.template validate_for<typename V::Scalar>(o.options_name());
     } catch (const std::invalid_argument& e) {
-      r.fail(std::string("holds options the target refuses: ") + e.what());
+      r.fail(concat("holds options the target refuses: ", e.what()));
     }
     o.options_ = options;
     o.steps_ = steps;
@@ -1110,7 +1164,7 @@ struct StateAccess<Adagrad<V>> {
     try {
       T probe(options);
     } catch (const std::invalid_argument& e) {
-      r.fail(std::string("holds options the target refuses: ") + e.what());
+      r.fail(concat("holds options the target refuses: ", e.what()));
     }
     o.options_ = options;
     o.steps_ = steps;
@@ -1156,7 +1210,7 @@ struct StateAccess<RMSProp<V>> {
     try {
       T probe(options);
     } catch (const std::invalid_argument& e) {
-      r.fail(std::string("holds options the target refuses: ") + e.what());
+      r.fail(concat("holds options the target refuses: ", e.what()));
     }
     o.options_ = options;
     o.steps_ = steps;
@@ -1171,21 +1225,22 @@ template <class O>
 struct StateAccess<Grouped<O>> {
   using T = Grouped<O>;
   using Block = descent::Block;
-  static std::string block_key(std::size_t i) { return "block" + std::to_string(i); }
+  static std::string block_key(std::size_t i) { return concat("block", std::to_string(i)); }
   static void save(CheckpointWriter& w, const T& o) {
     w.kind("Grouped");
     w.value("scalar", checkpoint_scalar<typename T::Scalar>());
     w.value("steps", o.steps_);
     w.value("groups", std::int64_t(o.groups_.size()));
     for (std::size_t g = 0; g < o.groups_.size(); ++g) {
-      CheckpointWriter gw = w.child("group" + std::to_string(g));
+      CheckpointWriter gw = w.child(concat("group", std::to_string(g)));
       const auto& s = o.groups_[g];
       std::vector<std::int64_t> layout;
       std::string names;
       for (std::size_t i = 0; i < s.blocks.size(); ++i) {
         const Block& b = s.blocks[i];
         layout.insert(layout.end(), {std::int64_t(b.offset), std::int64_t(b.rows), std::int64_t(b.cols)});
-        names += (i ? "," : "") + b.name;
+        if (i) names += ',';
+        names += b.name;
       }
       gw.value("block_names", names);
       gw.value("lr", s.options.lr);
@@ -1205,11 +1260,14 @@ struct StateAccess<Grouped<O>> {
     const std::int64_t steps = steps_of(r);
     auto restored = o.groups_;  // every block's state is restored into a copy first
     for (std::size_t g = 0; g < restored.size(); ++g) {
-      const CheckpointReader gr = r.child("group" + std::to_string(g));
+      const CheckpointReader gr = r.child(concat("group", std::to_string(g)));
       auto& s = restored[g];
       const auto layout = gr.template list<std::int64_t>("blocks");
       std::string names;
-      for (std::size_t i = 0; i < s.blocks.size(); ++i) names += (i ? "," : "") + s.blocks[i].name;
+      for (std::size_t i = 0; i < s.blocks.size(); ++i) {
+        if (i) names += ',';
+        names += s.blocks[i].name;
+      }
       bool same = layout.size() == 3 * s.blocks.size() && gr.text("block_names") == names;
       for (std::size_t i = 0; same && i < s.blocks.size(); ++i)
         same = layout[3 * i] == s.blocks[i].offset && layout[3 * i + 1] == s.blocks[i].rows &&
@@ -1314,11 +1372,17 @@ std::string schedule_signature(const S& s) {
   else if constexpr (std::is_same_v<S, MultiplicativeLR>) return (void)s, "MultiplicativeLR";
   else if constexpr (std::is_same_v<S, SequentialLR>) {
     std::string out = "SequentialLR(";
-    for (std::size_t i = 0; i < s.schedulers.size(); ++i)
-      out += (i ? "," : "") + std::visit([](const auto& c) { return schedule_signature(c); }, s.schedulers[i]);
+    for (std::size_t i = 0; i < s.schedulers.size(); ++i) {
+      if (i) out += ',';
+      out += std::visit([](const auto& c) { return schedule_signature(c); }, s.schedulers[i]);
+    }
     out += ";milestones";
-    for (std::int64_t m : s.milestones) out += " " + std::to_string(m);
-    return out + ")";
+    for (std::int64_t m : s.milestones) {
+      out += ' ';
+      out += std::to_string(m);
+    }
+    out += ")";
+    return out;
   } else
     return (void)s, "schedule";
 }
@@ -1545,6 +1609,7 @@ void checkpoint_load(const CheckpointReader& r, T& x) {
     using Plain = typename T::PlainObject;
     r.expect_kind("Eigen");
     detail::expect_scalar<typename T::Scalar>(r);
+    if (r.template copy_into<Plain>("", x)) return;  // into x's own storage: no allocation
     Plain value = r.template array<Plain>("");
     const bool empty_dynamic = detail::EigenPlain<T> && x.size() == 0 &&
                                (Plain::RowsAtCompileTime == Eigen::Dynamic || Plain::ColsAtCompileTime == Eigen::Dynamic);

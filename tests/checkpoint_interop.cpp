@@ -1,0 +1,240 @@
+// The C++ half of the checkpoint interoperability test (the other half: checkpoint_interop.py,
+// which resumes these runs in torch 1.13 from the files written here).
+//
+//     descent_checkpoint_interop OUTDIR
+//
+// For every case of the table in main(): K steps (K = 5, or 0 for the cases of the state before
+// the first step) of one descent optimizer (double, n = 7) on
+//
+//     f(x) = 0.5 Σ a_i (x_i − b_i)² + c Σ sin(x_i),   g_i = a_i (x_i − b_i) + c cos(x_i)
+//
+// then OUTDIR/<case>.ckpt (entries "params" and "optimizer"), then the run resumed from that file
+// up to N = 12 steps, which must be bitwise the uninterrupted run's, saved as
+// OUTDIR/<case>.final.ckpt (entry "params"). OUTDIR/manifest.json tells the Python side everything
+// else: N, a, b, c, x0 (as exact doubles) and each case's optimizer, complete options (descent's
+// field names), K and what else it does. The table of cases lives here only.
+//
+// Exit status: 0, 1 if a resumed run differs from the uninterrupted one or anything throws, 2 on
+// a usage error.
+
+#include <Eigen/Core>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <descent/checkpoint.hpp>
+#include <descent/descent.hpp>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using Vec = Eigen::VectorXd;
+
+constexpr int n = 7;
+constexpr int k_steps = 5;  // steps before the checkpoint
+constexpr int n_steps = 12;  // steps in all
+constexpr double c = 0.1;
+
+// Without FP contraction (GCC fuses a·b + c into an FMA under -march=native by default): the
+// problem and the gradient must be the formulas as written, whatever the flags, which is also what
+// torch computes.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+struct Problem {
+  Vec a = Vec(n), b = Vec(n), x0 = Vec(n);
+  Problem() {
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+    for (int i = 0; i < n; ++i) {
+      a[i] = 0.5 + 0.25 * i;
+      b[i] = 0.3 * (i - 3);
+      x0[i] = 1.5 - 0.45 * i;
+    }
+  }
+};
+
+[[gnu::noinline]] void gradient(const Problem& p, const Vec& x, Vec& g) {
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+  for (int i = 0; i < n; ++i) g[i] = p.a[i] * (x[i] - p.b[i]) + c * std::cos(x[i]);
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+
+// Every option, in descent's field names (the Python side maps them to torch's).
+nlohmann::json describe(const descent::AdamOptions& o) {
+  return {{"lr", o.lr},       {"beta1", o.beta1},     {"beta2", o.beta2},
+          {"eps", o.eps},     {"weight_decay", o.weight_decay}, {"amsgrad", o.amsgrad},
+          {"decoupled_weight_decay", o.decoupled_weight_decay}, {"maximize", o.maximize}};
+}
+nlohmann::json describe(const descent::AdamWOptions& o) { return describe(o.to_adam()); }
+nlohmann::json describe(const descent::SGDOptions& o) {
+  return {{"lr", o.lr},           {"momentum", o.momentum}, {"dampening", o.dampening},
+          {"weight_decay", o.weight_decay}, {"nesterov", o.nesterov}, {"maximize", o.maximize}};
+}
+nlohmann::json describe(const descent::AdagradOptions& o) {
+  return {{"lr", o.lr},
+          {"lr_decay", o.lr_decay},
+          {"weight_decay", o.weight_decay},
+          {"initial_accumulator_value", o.initial_accumulator_value},
+          {"eps", o.eps},
+          {"maximize", o.maximize}};
+}
+nlohmann::json describe(const descent::RMSPropOptions& o) {
+  return {{"lr", o.lr},           {"alpha", o.alpha},       {"eps", o.eps},        {"weight_decay", o.weight_decay},
+          {"momentum", o.momentum}, {"centered", o.centered}, {"maximize", o.maximize}};
+}
+
+nlohmann::json values(const Vec& v) {
+  nlohmann::json out = nlohmann::json::array();
+  for (double x : v) out.push_back(x);  // nlohmann writes the shortest text that reads back exactly
+  return out;
+}
+
+/// What a case does besides K steps of its optimizer.
+struct Extra {
+  /// Steps before the checkpoint (0: the state before the first step).
+  int k = k_steps;
+  /// Set the momentum to this after the k steps, before saving (RMSProp: a momentum given after
+  /// steps without one, which torch 1.13 cannot do itself).
+  std::optional<double> momentum_at_k = std::nullopt;
+};
+
+class Runner {
+ public:
+  explicit Runner(fs::path dir) : dir_(std::move(dir)) {}
+
+  /// One case: K steps, the checkpoint, the resumed run to N steps (checked against the
+  /// uninterrupted one), the final parameters.
+  template <class O>
+  void run(const std::string& name, const char* optimizer, const typename O::Options& options, Extra extra = {}) {
+    O opt(options);
+    const nlohmann::json given = describe(opt.options());  // complete, with the defaults
+    Vec x = problem_.x0, g(n);
+    for (int t = 0; t < extra.k; ++t) {
+      gradient(problem_, x, g);
+      opt.step(x, g);
+    }
+    if (extra.momentum_at_k) {
+      if constexpr (requires { opt.set_momentum(0.5); })
+        opt.set_momentum(*extra.momentum_at_k);
+      else
+        throw std::logic_error(name + ": momentum_at_k for an optimizer without set_momentum");
+    }
+    const fs::path file = dir_ / (name + ".ckpt");
+    descent::Checkpoint ck;
+    ck.put("params", x);
+    ck.put("optimizer", opt);
+    ck.save(file);
+
+    // resumed from the file, into a fresh optimizer of the same options
+    const auto loaded = descent::Checkpoint::load(file);
+    O resumed(options);
+    Vec y;
+    loaded.get("params", y);
+    loaded.get("optimizer", resumed);
+    for (int t = extra.k; t < n_steps; ++t) {
+      gradient(problem_, x, g);
+      opt.step(x, g);
+      gradient(problem_, y, g);
+      resumed.step(y, g);
+    }
+    const bool same = y.size() == x.size() && std::memcmp(x.data(), y.data(), sizeof(double) * std::size_t(n)) == 0;
+    if (!same) {
+      std::fprintf(stderr, "%s: the run resumed from %s differs from the uninterrupted one (max |diff| %.3g)\n",
+                   name.c_str(), file.c_str(), y.size() == x.size() ? (x - y).cwiseAbs().maxCoeff() : INFINITY);
+      ok_ = false;
+    }
+    descent::Checkpoint final_ck;
+    final_ck.put("params", y);
+    final_ck.save(dir_ / (name + ".final.ckpt"));
+
+    nlohmann::json entry = {{"name", name},
+                            {"optimizer", optimizer},
+                            {"options", given},
+                            {"k", extra.k},
+                            {"checkpoint", name + ".ckpt"},
+                            {"final", name + ".final.ckpt"}};
+    if (extra.momentum_at_k) entry["momentum_at_k"] = *extra.momentum_at_k;
+    cases_.push_back(std::move(entry));
+    std::printf("%-28s %-8s %2d steps saved, resumed to %d: %s\n", name.c_str(), optimizer, extra.k, n_steps,
+                same ? "bitwise the uninterrupted run" : "DIFFERS");
+  }
+
+  void write_manifest() const {
+    const nlohmann::json manifest = {
+        {"format", "descent-checkpoint-interop 1"},
+        {"gradient", "g_i = a_i (x_i - b_i) + c cos(x_i)"},
+        {"n", n},
+        {"k", k_steps},  // the cases' default; each case has its own "k"
+        {"N", n_steps},
+        {"c", c},
+        {"a", values(problem_.a)},
+        {"b", values(problem_.b)},
+        {"x0", values(problem_.x0)},
+        {"cases", cases_},
+    };
+    std::ofstream out(dir_ / "manifest.json");
+    out << manifest.dump(1) << "\n";
+    if (!out) throw std::runtime_error("cannot write " + (dir_ / "manifest.json").string());
+  }
+
+  bool ok() const { return ok_; }
+
+ private:
+  fs::path dir_;
+  Problem problem_;
+  nlohmann::json cases_ = nlohmann::json::array();
+  bool ok_ = true;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s OUTDIR\n", argv[0]);
+    return 2;
+  }
+  try {
+    const fs::path dir = argv[1];
+    fs::create_directories(dir);
+    Runner r(dir);
+    // The cases. Options not given keep descent's defaults, which are torch 1.13's.
+    r.run<descent::Adam<Vec>>("adam_default", "Adam", {});
+    r.run<descent::Adam<Vec>>("adam_amsgrad_wd", "Adam", {.lr = 0.05, .weight_decay = 0.1, .amsgrad = true});
+    r.run<descent::AdamW<Vec>>("adamw", "AdamW", {.lr = 0.05, .beta1 = 0.8, .beta2 = 0.99, .weight_decay = 0.1});
+    r.run<descent::SGD<Vec>>("sgd_momentum_nesterov", "SGD", {.lr = 0.05, .momentum = 0.9, .nesterov = true});
+    r.run<descent::SGD<Vec>>("sgd_momentum_dampening", "SGD", {.lr = 0.05, .momentum = 0.8, .dampening = 0.3});
+    r.run<descent::Adagrad<Vec>>("adagrad_lr_decay_acc", "Adagrad",
+                                 {.lr = 0.1, .lr_decay = 0.05, .initial_accumulator_value = 0.2});
+    r.run<descent::RMSProp<Vec>>("rmsprop_centered_momentum", "RMSProp",
+                                 {.lr = 0.01, .momentum = 0.5, .centered = true});
+    r.run<descent::RMSProp<Vec>>("rmsprop_plain", "RMSProp", {});
+    // The corners of the mapping to torch: the state before the first step (descent's arrays are
+    // empty; torch's Adagrad made its sum at construction, its SGD has no momentum buffer yet), and
+    // an RMSProp momentum given after steps without one (descent starts a zero buffer).
+    r.run<descent::Adam<Vec>>("adam_before_first_step", "Adam", {.lr = 0.05}, {.k = 0});
+    r.run<descent::SGD<Vec>>("sgd_before_first_step", "SGD", {.lr = 0.05, .momentum = 0.9}, {.k = 0});
+    r.run<descent::Adagrad<Vec>>("adagrad_before_first_step", "Adagrad", {.lr = 0.1, .initial_accumulator_value = 0.2},
+                                 {.k = 0});
+    r.run<descent::RMSProp<Vec>>("rmsprop_momentum_at_k", "RMSProp", {.lr = 0.01, .centered = true},
+                                 {.momentum_at_k = 0.5});
+    r.write_manifest();
+    return r.ok() ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "descent_checkpoint_interop: %s\n", e.what());
+    return 1;
+  }
+}

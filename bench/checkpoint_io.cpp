@@ -28,7 +28,7 @@
 //                      so that the data comes from the disk, as when resuming after a reboot
 // and, to explain the differences (the operations descent's paths are made of):
 //   parts/alloc_fill   3 std::vector<unsigned char>(40 MB): allocation, first touch, zero fill
-//                      (what put and load do before copying or reading into each array)
+//                      (a plain vector's resize; descent's arrays skip the zero fill)
 //   parts/alloc_copy   3 × (new unsigned char[40 MB], uninitialized; memcpy into it; free)
 //   parts/memcpy       3 memcpy of 40 MB into buffers already touched
 //   parts/xxh64        XXH64 of the 120 MB

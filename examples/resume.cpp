@@ -9,17 +9,16 @@
 //
 //   resume --interrupt-after 12   # saves at epochs 5 and 10, then "dies" at 12
 //   resume --verify               # resumes from epoch 10, finishes, checks against a fresh run
-#include "common/csv.hpp"
-
+#include <cstdio>
+#include <cstring>
 #include <descent/checkpoint.hpp>
 #include <descent/descent.hpp>
 #include <descent/problems/logistic_regression.hpp>
-
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <string>
+
+#include "common/csv.hpp"
 
 namespace {
 
@@ -74,8 +73,9 @@ std::optional<V> run(const Model& model, const Settings& s, bool save) {
     }
     return !(save && s.interrupt_after > 0 && epoch >= s.interrupt_after);  // false: "the process dies"
   };
-  const descent::Report report = descent::train(model, w, adam, batches, {.max_iterations = 0, .max_epochs = s.epochs - done},
-                                                history, descent::every_epoch(schedule), checkpoint);
+  const descent::Report report =
+      descent::train(model, w, adam, batches, {.max_iterations = 0, .max_epochs = s.epochs - done}, history,
+                     descent::every_epoch(schedule), checkpoint);
   if (report.reason == descent::StopReason::Callback) {
     std::printf("interrupted after epoch %lld; run again to resume from the last checkpoint\n",
                 static_cast<long long>(done + report.epochs));
@@ -109,14 +109,16 @@ int main(int argc, char** argv) try {
       throw std::invalid_argument("unknown argument " + a);
   }
 
-  const auto [X, y] = ex::split_features_labels(ex::read_csv(std::string(DESCENT_EXAMPLES_DATA_DIR) + "/breast_cancer.csv"));
+  const auto [X, y] =
+      ex::split_features_labels(ex::read_csv(std::string(DESCENT_EXAMPLES_DATA_DIR) + "/breast_cancer.csv"));
   Eigen::MatrixXd features = X;
   ex::Standardizer::fit(features).transform(features);
   const Model model = Model::from_rows(features, y, {.l2 = 1e-3});
 
   const std::optional<V> w = run(model, s, true);
   if (!w) return 0;
-  std::printf("weights after %lld epochs: training accuracy %.4f\n", static_cast<long long>(s.epochs), model.accuracy(*w));
+  std::printf("weights after %lld epochs: training accuracy %.4f\n", static_cast<long long>(s.epochs),
+              model.accuracy(*w));
   if (!s.verify) return 0;
   const std::optional<V> fresh = run(model, s, false);
   const bool same = fresh && *fresh == *w;

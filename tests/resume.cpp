@@ -9,13 +9,12 @@
 //   rmsprop_plateau centered RMSProp with momentum, ReduceLROnPlateau on a validation metric per
 //                   epoch; stopped by time_limit (so after however many steps fit in it)
 
+#include <chrono>
+#include <cstdio>
 #include <descent/checkpoint.hpp>
 #include <descent/descent.hpp>
-
-#include <chrono>
 #include <memory>
 #include <sstream>
-#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,7 +28,7 @@ using V = Eigen::VectorXd;
 struct Regression {
   Eigen::MatrixXd a, y;
   std::vector<std::vector<Eigen::Index>>* batches = nullptr;  // the batches seen, when recording
-  double delay = 0;                                            // seconds per call (time_limit case)
+  double delay = 0;                                           // seconds per call (time_limit case)
 
   Eigen::Index size() const { return a.cols(); }
   double operator()(const V& x, descent::Batch batch, V& grad) const {
@@ -206,8 +205,9 @@ int main(int argc, char** argv) {
     if (name == "sgd_steplr") {
       using R = Run<descent::SGD<V>, descent::Scheduler<descent::SGD<V>, descent::StepLR>>;
       auto make = [] {
-        return std::make_unique<R>([] { return descent::SGD<V>({.lr = 0.05, .momentum = 0.9}); },
-                                   [](auto& o) { return descent::Scheduler(o, descent::StepLR{.step_size = 20, .gamma = 0.5}); });
+        return std::make_unique<R>(
+            [] { return descent::SGD<V>({.lr = 0.05, .momentum = 0.9}); },
+            [](auto& o) { return descent::Scheduler(o, descent::StepLR{.step_size = 20, .gamma = 0.5}); });
       };
       return run_case(name, phase, dir, make, {.max_iterations = 40}, 0);  // 40 = 4 epochs + 4 batches
     }
@@ -231,8 +231,9 @@ int main(int argc, char** argv) {
       using O = descent::RMSProp<V>;
       using R = Run<O, descent::ReduceLROnPlateau<O>>;
       auto make = [] {
-        return std::make_unique<R>([] { return O({.lr = 0.02, .momentum = 0.5, .centered = true}); },
-                                   [](auto& o) { return descent::ReduceLROnPlateau(o, {.factor = 0.5, .patience = 1}); });
+        return std::make_unique<R>(
+            [] { return O({.lr = 0.02, .momentum = 0.5, .centered = true}); },
+            [](auto& o) { return descent::ReduceLROnPlateau(o, {.factor = 0.5, .patience = 1}); });
       };
       // ~1 ms per step: the time limit stops it after some tens of steps
       return run_case(name, phase, dir, make, {.max_iterations = total_steps - 1, .time_limit = 0.05}, 1e-3);

@@ -1,21 +1,20 @@
 // Checkpoints: exact round trips of every stateful type, resumed runs that are bit-identical to
 // uninterrupted ones, and every kind of bad input (a clear CheckpointError, the target unchanged).
 
-#include <descent/checkpoint.hpp>
-#include <descent/descent.hpp>
+#include <sys/resource.h>
 
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <cstring>
+#include <descent/checkpoint.hpp>
+#include <descent/descent.hpp>
+#include <descent/problems/problems.hpp>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
-#include <sys/resource.h>
 #include <vector>
-
-#include <descent/problems/problems.hpp>
 
 #include "support.hpp"
 
@@ -90,7 +89,8 @@ std::string load_error(const std::string& bytes) {
 }
 
 std::filesystem::path temp_dir() {
-  auto dir = std::filesystem::temp_directory_path() / descent::detail::concat("descent_checkpoint_test_", std::to_string(::getpid()));
+  auto dir = std::filesystem::temp_directory_path() /
+             descent::detail::concat("descent_checkpoint_test_", std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   return dir;
 }
@@ -248,10 +248,11 @@ TEST_CASE("checkpoint: Grouped, Clipped and a Scheduler continue bit-identically
   layout.add("b", 3);
   layout.add("c", 2);
   auto make = [&] {
-    return descent::clipped(descent::Grouped<descent::AdamW<V>>({{layout.blocks({"W"}), {.lr = 1e-2, .weight_decay = 0.1}},
-                                                                 {layout.blocks({"b", "c"}), {.lr = 3e-2, .weight_decay = 0.0}},
-                                                                 {{}, {.lr = 5e-3}}}),  // a group without blocks
-                            1.0);
+    return descent::clipped(
+        descent::Grouped<descent::AdamW<V>>({{layout.blocks({"W"}), {.lr = 1e-2, .weight_decay = 0.1}},
+                                             {layout.blocks({"b", "c"}), {.lr = 3e-2, .weight_decay = 0.0}},
+                                             {{}, {.lr = 5e-3}}}),  // a group without blocks
+        1.0);
   };
   const descent::OneCycleLR one_cycle{.max_lr = 0.05, .total_steps = 30};
   auto opt = make();
@@ -298,7 +299,8 @@ TEST_CASE("checkpoint: Grouped, Clipped and a Scheduler continue bit-identically
 
 TEST_CASE("checkpoint: a sampler restored mid-epoch draws the same batches", "[checkpoint]") {
   for (const descent::SamplerOptions options :
-       {descent::SamplerOptions{.batch_size = 7, .seed = 11}, descent::SamplerOptions{.batch_size = 7, .shuffle = false},
+       {descent::SamplerOptions{.batch_size = 7, .seed = 11},
+        descent::SamplerOptions{.batch_size = 7, .shuffle = false},
         descent::SamplerOptions{.batch_size = 7, .drop_last = true, .seed = 5},
         descent::SamplerOptions{.batch_size = 4, .with_replacement = true, .seed = 9}}) {
     for (int drawn : {0, 1, 5, 6, 9}) {
@@ -329,7 +331,8 @@ TEST_CASE("checkpoint: ReduceLROnPlateau and a Scheduler on the same optimizer k
     (void)opt;
   };
   descent::SGD<V> a({.lr = 0.1, .momentum = 0.9}), b({.lr = 0.1, .momentum = 0.9});
-  descent::Scheduler sa(a, descent::StepLR{.step_size = 3, .gamma = 0.5}), sb(b, descent::StepLR{.step_size = 3, .gamma = 0.5});
+  descent::Scheduler sa(a, descent::StepLR{.step_size = 3, .gamma = 0.5}),
+      sb(b, descent::StepLR{.step_size = 3, .gamma = 0.5});
   descent::ReduceLROnPlateau pa(a, {.factor = 0.3, .patience = 1}), pb(b, {.factor = 0.3, .patience = 1});
   drive(a, sa, pa, 0, 8);
   descent::Checkpoint ck;
@@ -555,8 +558,9 @@ TEST_CASE("checkpoint: a type of yours joins with descent_checkpoint_save/_load 
   user::Model other;
   other.optimizer = descent::SGD<Eigen::VectorXd>({.lr = 0.1, .momentum = 0.5, .nesterov = true});
   const std::string before = state_of(other.optimizer);
-  CHECK_THROWS_WITH(from_bytes(file).get("model", other),
-                    Contains("entry 'model.optimizer' was saved with nesterov = false, but the target has nesterov = true"));
+  CHECK_THROWS_WITH(
+      from_bytes(file).get("model", other),
+      Contains("entry 'model.optimizer' was saved with nesterov = false, but the target has nesterov = true"));
   CHECK(other.generation == 0);
   CHECK(other.weights.isZero());
   CHECK(state_of(other.optimizer) == before);
@@ -588,27 +592,35 @@ TEST_CASE("checkpoint: get refuses another kind, scalar, shape or options and le
   descent::SGD<Vf> sgd({.lr = 0.5, .momentum = 0.9});
   Vf step_state = Vf::Ones(31);
   sgd.step(step_state, step_state);
-  unchanged(sgd, [&] { loaded.get("optimizer", sgd); },
-            "entry 'optimizer' holds the state of an Adam, not of an SGD");
+  unchanged(
+      sgd, [&] { loaded.get("optimizer", sgd); }, "entry 'optimizer' holds the state of an Adam, not of an SGD");
   descent::Adam<Vd> adam_double({.lr = 0.01, .amsgrad = true});
-  unchanged(adam_double, [&] { loaded.get("optimizer", adam_double); },
-            "entry 'optimizer' holds float32 state, but the target is float64 (double)");
+  unchanged(
+      adam_double, [&] { loaded.get("optimizer", adam_double); },
+      "entry 'optimizer' holds float32 state, but the target is float64 (double)");
   descent::Adam<Vf> no_amsgrad({.lr = 0.01});
   no_amsgrad.step(step_state, step_state);
-  unchanged(no_amsgrad, [&] { loaded.get("optimizer", no_amsgrad); },
-            "entry 'optimizer' was saved with amsgrad = true, but the target has amsgrad = false");
+  unchanged(
+      no_amsgrad, [&] { loaded.get("optimizer", no_amsgrad); },
+      "entry 'optimizer' was saved with amsgrad = true, but the target has amsgrad = false");
   descent::AdamW<Vf> adamw({.amsgrad = true});
-  unchanged(adamw, [&] { loaded.get("optimizer", adamw); }, "holds the state of an Adam, not of an AdamW");
+  unchanged(
+      adamw, [&] { loaded.get("optimizer", adamw); }, "holds the state of an Adam, not of an AdamW");
   descent::Adam<Vf> other_eps({.eps = 1e-6, .amsgrad = true});
-  unchanged(other_eps, [&] { loaded.get("optimizer", other_eps); },
-            "was saved with eps = 1e-08, but the target has eps = 9.9999999999999995e-07");
+  unchanged(
+      other_eps, [&] { loaded.get("optimizer", other_eps); },
+      "was saved with eps = 1e-08, but the target has eps = 9.9999999999999995e-07");
   Vf thirty = Vf::Constant(30, 4.0f);
-  unchanged(thirty, [&] { loaded.get("params", thirty); }, "entry 'params' holds 31x1 parameters, but the target is 30x1");
+  unchanged(
+      thirty, [&] { loaded.get("params", thirty); }, "entry 'params' holds 31x1 parameters, but the target is 30x1");
   Eigen::Matrix<float, 30, 1> fixed = Eigen::Matrix<float, 30, 1>::Zero();
   CHECK_THROWS_WITH(loaded.get("params", fixed), Contains("which the fixed-size target cannot hold"));
   Vd as_double = Vd::Zero(31);
-  unchanged(as_double, [&] { loaded.get("params", as_double); }, "entry 'params' holds float32 state, but the target is float64");
-  unchanged(sgd, [&] { loaded.get("params", sgd); }, "entry 'params' holds the state of an Eigen, not of an SGD");
+  unchanged(
+      as_double, [&] { loaded.get("params", as_double); },
+      "entry 'params' holds float32 state, but the target is float64");
+  unchanged(
+      sgd, [&] { loaded.get("params", sgd); }, "entry 'params' holds the state of an Eigen, not of an SGD");
   CHECK_THROWS_WITH(loaded.get("momentum", sgd),
                     Contains("no entry 'momentum' (the checkpoint has 'optimizer', 'params')"));
 
@@ -618,16 +630,19 @@ TEST_CASE("checkpoint: get refuses another kind, scalar, shape or options and le
   const auto sl = from_bytes(bytes_of(sc));
   descent::MinibatchSampler other_seed(40, {.batch_size = 8, .seed = 2}), other_n(41, {.batch_size = 8, .seed = 1});
   other_seed.next();
-  unchanged(other_seed, [&] { sl.get("sampler", other_seed); }, "was saved with seed = 1, but the target has seed = 2");
-  unchanged(other_n, [&] { sl.get("sampler", other_n); }, "was saved with n = 40, but the target has n = 41");
+  unchanged(
+      other_seed, [&] { sl.get("sampler", other_seed); }, "was saved with seed = 1, but the target has seed = 2");
+  unchanged(
+      other_n, [&] { sl.get("sampler", other_n); }, "was saved with n = 40, but the target has n = 41");
 
   descent::GradientDescent<Vd> gd;
   descent::Scheduler step_lr(gd, descent::StepLR{.step_size = 2});
   descent::Scheduler cosine(gd, descent::CosineAnnealingLR{.T_max = 5});
   descent::Checkpoint sch;
   sch.put("scheduler", step_lr);
-  unchanged(cosine, [&] { from_bytes(bytes_of(sch)).get("scheduler", cosine); },
-            "was saved with schedule = StepLR, but the target has schedule = CosineAnnealingLR");
+  unchanged(
+      cosine, [&] { from_bytes(bytes_of(sch)).get("scheduler", cosine); },
+      "was saved with schedule = StepLR, but the target has schedule = CosineAnnealingLR");
 }
 
 TEST_CASE("checkpoint: Grouped refuses other groups or blocks, and a failure in a later group changes no group",
@@ -649,14 +664,16 @@ TEST_CASE("checkpoint: Grouped refuses other groups or blocks, and a failure in 
   later_differs.step(x, g);
   later_differs.step(x, g);
   const std::string before = state_of(later_differs);
-  CHECK_THROWS_WITH(loaded.get("optimizer", later_differs),
-                    Contains("entry 'optimizer.group1.block0' was saved with amsgrad = false, but the target has amsgrad = true"));
+  CHECK_THROWS_WITH(
+      loaded.get("optimizer", later_differs),
+      Contains("entry 'optimizer.group1.block0' was saved with amsgrad = false, but the target has amsgrad = true"));
   CHECK(state_of(later_differs) == before);
 
   descent::Grouped<descent::Adam<V>> one_group({{layout.blocks({"a", "b"}), {}}});
   CHECK_THROWS_WITH(loaded.get("optimizer", one_group), Contains("has 2 parameter groups, the target 1"));
   descent::Grouped<descent::Adam<V>> swapped({{layout.blocks({"b"}), {}}, {layout.blocks({"a"}), {}}});
-  CHECK_THROWS_WITH(loaded.get("optimizer", swapped), Contains("has other blocks than the target's group 0 (saved: 'a')"));
+  CHECK_THROWS_WITH(loaded.get("optimizer", swapped),
+                    Contains("has other blocks than the target's group 0 (saved: 'a')"));
 }
 
 // ---- bad files ---------------------------------------------------------------------------------
@@ -688,9 +705,7 @@ TEST_CASE("checkpoint: a file truncated at any byte is refused with a clear erro
     INFO("truncated to " << n << " of " << file.size() << " bytes: " << stream_error);
     CHECK_THAT(stream_error, Contains("descent::Checkpoint::load: the stream: "));
     CHECK_THAT(stream_error, Contains(n == 0 ? "empty" : "truncated"));
-    {
-      std::ofstream(path, std::ios::binary).write(prefix.data(), std::streamsize(prefix.size()));
-    }
+    { std::ofstream(path, std::ios::binary).write(prefix.data(), std::streamsize(prefix.size())); }
     try {
       descent::Checkpoint::load(path);
       FAIL("loaded a truncated file");
@@ -715,8 +730,8 @@ TEST_CASE("checkpoint: a flipped bit anywhere, header or data, is refused", "[ch
       checksum += e.find("checksum mismatch") != std::string::npos;
     }
   // every flip in the data and most in the header are caught by the checksum
-  const std::size_t header_end = 8 + std::size_t(static_cast<unsigned char>(file[0])) +
-                                 256 * std::size_t(static_cast<unsigned char>(file[1]));
+  const std::size_t header_end =
+      8 + std::size_t(static_cast<unsigned char>(file[0])) + 256 * std::size_t(static_cast<unsigned char>(file[1]));
   CHECK(checksum >= 8 * (file.size() - header_end));
   CHECK_THAT(load_error(file.substr(0, file.size() - 1) + char(file.back() ^ 1)), Contains("checksum mismatch"));
 }
@@ -761,14 +776,16 @@ TEST_CASE("checkpoint: malformed headers each give their own error", "[checkpoin
     const nlohmann::json backwards = {{"dtype", "F64"}, {"shape", {2}}, {"data_offsets", {16, 0}}};
     CHECK_THAT(load_error(make_file({{"p", backwards}}, data)), Contains("end before they begin"));
     const nlohmann::json wrong_size = {{"dtype", "F64"}, {"shape", {3}}, {"data_offsets", {0, 16}}};
-    CHECK_THAT(load_error(make_file({{"p", wrong_size}}, data)), Contains("hold 16 bytes, but F64 of shape [3] needs 24"));
+    CHECK_THAT(load_error(make_file({{"p", wrong_size}}, data)),
+               Contains("hold 16 bytes, but F64 of shape [3] needs 24"));
     const nlohmann::json huge = {{"dtype", "F64"}, {"shape", {1ull << 40, 1ull << 40}}, {"data_offsets", {0, 16}}};
     CHECK_THAT(load_error(make_file({{"p", huge}}, data)), Contains("absurdly large"));
   }
   SECTION("unknown dtype, bad shapes, tensors of no entry") {
     nlohmann::json t = p_tensor;
     t["dtype"] = "F16";
-    CHECK_THAT(load_error(make_file({{"p", t}}, data)), Contains("unknown dtype 'F16' (descent reads F32, F64, I64 and U64)"));
+    CHECK_THAT(load_error(make_file({{"p", t}}, data)),
+               Contains("unknown dtype 'F16' (descent reads F32, F64, I64 and U64)"));
     t = p_tensor;
     t["shape"] = {-2};
     CHECK_THAT(load_error(make_file({{"p", t}}, data)), Contains("is not a list of sizes"));
@@ -865,10 +882,18 @@ TEST_CASE("checkpoint: randomly mutated files (checksum made valid) load or thro
     for (int e = 0; e < edits; ++e) {
       const std::size_t at = rng() % bad.size();
       switch (rng() % 4) {
-        case 0: bad[at] = char(rng()); break;
-        case 1: bad.erase(at, 1 + rng() % 8); break;
-        case 2: bad.insert(at, 1, "0123456789\"{}[],:-e."[rng() % 20]); break;
-        default: bad[at] = char(bad[at] ^ (1 << (rng() % 8))); break;
+        case 0:
+          bad[at] = char(rng());
+          break;
+        case 1:
+          bad.erase(at, 1 + rng() % 8);
+          break;
+        case 2:
+          bad.insert(at, 1, "0123456789\"{}[],:-e."[rng() % 20]);
+          break;
+        default:
+          bad[at] = char(bad[at] ^ (1 << (rng() % 8)));
+          break;
       }
       if (bad.empty()) bad.push_back('x');
     }

@@ -11,6 +11,7 @@
 #include <array>
 #include <bit>
 #include <cerrno>
+#include <concepts>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -89,10 +90,14 @@ enum class Dtype { F32, F64, I64, U64 };
 
 inline std::string_view dtype_name(Dtype d) {
   switch (d) {
-    case Dtype::F32: return "F32";
-    case Dtype::F64: return "F64";
-    case Dtype::I64: return "I64";
-    case Dtype::U64: return "U64";
+    case Dtype::F32:
+      return "F32";
+    case Dtype::F64:
+      return "F64";
+    case Dtype::I64:
+      return "I64";
+    case Dtype::U64:
+      return "U64";
   }
   return "?";
 }
@@ -177,6 +182,9 @@ inline nlohmann::json encode_double(double x) {
 template <class T>
 struct StateAccess;
 
+template <class T>
+concept Integer = std::integral<T> && !std::is_same_v<T, bool>;
+
 }  // namespace detail
 
 /// What a type's save function writes into: one entry of a Checkpoint (or a part of one, see
@@ -185,11 +193,18 @@ class CheckpointWriter {
  public:
   /// The kind of object the entry holds (what a reader checks first), e.g. "Adam".
   void kind(std::string_view kind) { (*meta_)["kind"] = std::string(kind); }
-  void value(std::string_view key, double x) { (*meta_)[std::string(key)] = detail::encode_double(x); }
-  void value(std::string_view key, float x) { value(key, double(x)); }
-  void value(std::string_view key, std::int64_t x) { (*meta_)[std::string(key)] = x; }
-  void value(std::string_view key, int x) { value(key, std::int64_t(x)); }
-  void value(std::string_view key, std::uint64_t x) { (*meta_)[std::string(key)] = x; }
+  /// A number: exact for every double (and float); integers as int64 or uint64 by signedness.
+  template <std::floating_point F>
+  void value(std::string_view key, F x) {
+    (*meta_)[std::string(key)] = detail::encode_double(double(x));
+  }
+  template <detail::Integer I>
+  void value(std::string_view key, I x) {
+    if constexpr (std::is_signed_v<I>)
+      (*meta_)[std::string(key)] = std::int64_t(x);
+    else
+      (*meta_)[std::string(key)] = std::uint64_t(x);
+  }
   void value(std::string_view key, bool x) { (*meta_)[std::string(key)] = x; }
   void value(std::string_view key, std::string_view x) { (*meta_)[std::string(key)] = std::string(x); }
   void value(std::string_view key, const char* x) { value(key, std::string_view(x)); }
@@ -211,7 +226,7 @@ class CheckpointWriter {
     a.dtype = detail::dtype_of<Scalar>();
     const auto bytes = std::size_t(x.size()) * sizeof(Scalar);
     a.bytes.resize(bytes);
-    if (Derived::IsVectorAtCompileTime) {
+    if constexpr (Derived::IsVectorAtCompileTime) {
       a.shape = {std::int64_t(x.size())};
       Eigen::Map<Eigen::Matrix<Scalar, Eigen::Dynamic, 1>>(reinterpret_cast<Scalar*>(a.bytes.data()), x.size()) =
           x.derived().reshaped();
@@ -275,7 +290,8 @@ class CheckpointReader {
   void expect_kind(std::string_view expected) const {
     const std::string k = kind();
     if (k != expected)
-      fail(detail::concat("holds ", k.empty() ? std::string("no kind of state") : detail::concat("the state of ", article(k), k),
+      fail(detail::concat("holds ",
+                          k.empty() ? std::string("no kind of state") : detail::concat("the state of ", article(k), k),
                           ", not of ", article(expected), std::string(expected)));
   }
   bool has(std::string_view key) const { return find(key) != nullptr; }
@@ -500,7 +516,11 @@ concept EigenDense = std::is_base_of_v<Eigen::DenseBase<T>, T>;
 template <class T>
 concept EigenPlain = std::is_base_of_v<Eigen::PlainObjectBase<T>, T>;
 template <class T>
-concept EigenWritableMap = requires { typename T::PlainObject; } && std::is_same_v<T, Eigen::Map<typename T::PlainObject>>;
+struct is_plain_map : std::false_type {};
+template <class P>
+struct is_plain_map<Eigen::Map<P>> : std::bool_constant<std::is_base_of_v<Eigen::PlainObjectBase<P>, P>> {};
+template <class T>
+concept EigenWritableMap = is_plain_map<T>::value;
 
 template <class T>
 concept HasStateAccess = requires(CheckpointWriter& w, const CheckpointReader& r, const T& c, T& t) {
@@ -583,8 +603,7 @@ class Checkpoint {
         known += detail::concat("'", n, "'");
       }
       throw CheckpointError(detail::concat("descent::Checkpoint::get: no entry '", std::string(name),
-                                           "' (the checkpoint has ", known.empty() ? std::string("none") : known,
-                                           ")"));
+                                           "' (the checkpoint has ", known.empty() ? std::string("none") : known, ")"));
     }
     checkpoint_load(CheckpointReader(&it->second, &it->second.meta, std::string(name), ""), value);
   }
@@ -599,7 +618,8 @@ class Checkpoint {
   /// The kind of object entry `name` holds ("Adam", "MinibatchSampler", "Eigen", ...).
   std::string kind(std::string_view name) const {
     const auto it = entries_.find(name);
-    if (it == entries_.end()) throw CheckpointError(detail::concat("descent::Checkpoint::kind: no entry '", std::string(name), "'"));
+    if (it == entries_.end())
+      throw CheckpointError(detail::concat("descent::Checkpoint::kind: no entry '", std::string(name), "'"));
     const auto k = it->second.meta.find("kind");
     return k != it->second.meta.end() && k->is_string() ? k->get<std::string>() : std::string();
   }
@@ -630,8 +650,8 @@ class Checkpoint {
     const std::filesystem::path folder = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
     std::string temp = (folder / detail::concat(".", path.filename().string(), ".tmp-XXXXXX")).string();
     auto fail = [&](const char* doing, int error) {
-      throw CheckpointError(detail::concat("descent::Checkpoint::save: cannot ", doing, " '", path.string(), "': ",
-                                           std::strerror(error)));
+      throw CheckpointError(detail::concat("descent::Checkpoint::save: cannot ", doing, " '", path.string(),
+                                           "': ", std::strerror(error)));
     };
     std::error_code ec;
     if (path.filename().empty() || std::filesystem::is_directory(path, ec)) fail("write", EISDIR);
@@ -687,8 +707,8 @@ class Checkpoint {
       throw CheckpointError(detail::concat("descent::Checkpoint::load: '", path.string(), "' is a directory"));
     std::ifstream in(path, std::ios::binary);
     if (!in)
-      throw CheckpointError(detail::concat("descent::Checkpoint::load: cannot open '", path.string(),
-                                           "': ", std::strerror(errno)));
+      throw CheckpointError(
+          detail::concat("descent::Checkpoint::load: cannot open '", path.string(), "': ", std::strerror(errno)));
     const auto size = std::filesystem::file_size(path, ec);
     return read(in, ec ? std::nullopt : std::optional<std::uint64_t>(size), detail::concat("'", path.string(), "'"));
   }
@@ -815,10 +835,10 @@ class Checkpoint {
     for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | length_bytes[i];
     if (header_size > detail::checkpoint_max_header)
       bad(source, "not a descent checkpoint (or corrupted): its first 8 bytes give a header length of ",
-                      std::to_string(header_size), " bytes, more than safetensors' limit of 100 MiB");
+          std::to_string(header_size), " bytes, more than safetensors' limit of 100 MiB");
     if (file_size && header_size > *file_size - 8)
       bad(source, "truncated or not a descent checkpoint: the header length is ", std::to_string(header_size),
-                      " bytes but only ", std::to_string(*file_size - 8), " follow");
+          " bytes but only ", std::to_string(*file_size - 8), " follow");
     std::vector<unsigned char> header_bytes;
     if (!read_exact(in, header_size, file_size.has_value(), header_bytes))
       bad(source, "truncated: the header length is ", std::to_string(header_size), " bytes but the input ends first");
@@ -840,12 +860,12 @@ class Checkpoint {
       if (it == meta.end() || !it->is_string()) bad(source, missing);
       return it->get<std::string>();
     };
-    const std::string format =
-        meta_string("descent.format", "not a descent checkpoint: no descent.format in __metadata__ (a safetensors "
-                                      "file from elsewhere?)");
+    const std::string format = meta_string("descent.format",
+                                           "not a descent checkpoint: no descent.format in __metadata__ (a safetensors "
+                                           "file from elsewhere?)");
     if (format != std::to_string(detail::checkpoint_format_version))
       bad(source, "unsupported format version '", format, "' (this descent reads version ",
-                      std::to_string(detail::checkpoint_format_version), ")");
+          std::to_string(detail::checkpoint_format_version), ")");
     const std::string checksum = meta_string("descent.checksum", "no descent.checksum in __metadata__");
     if (checksum.size() != 22 || checksum.compare(0, 6, "xxh64:") != 0 ||
         checksum.find_first_not_of("0123456789abcdef", 6) != std::string::npos)
@@ -882,8 +902,7 @@ class Checkpoint {
       const auto dt = info.find("dtype");
       const auto sh = info.find("shape");
       const auto off = info.find("data_offsets");
-      if (dt == info.end() || sh == info.end() || off == info.end())
-        invalid("needs dtype, shape and data_offsets");
+      if (dt == info.end() || sh == info.end() || off == info.end()) invalid("needs dtype, shape and data_offsets");
       if (!dt->is_string()) invalid("dtype is not a string");
       const std::string d = dt->get<std::string>();
       detail::Dtype dtype;
@@ -926,9 +945,8 @@ class Checkpoint {
       a.shape = std::move(shape);
       spans.push_back({b, e, &a, tensor});
     }
-    std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) {
-      return x.begin != y.begin ? x.begin < y.begin : x.end < y.end;
-    });
+    std::sort(spans.begin(), spans.end(),
+              [](const Span& x, const Span& y) { return x.begin != y.begin ? x.begin < y.begin : x.end < y.end; });
     std::uint64_t data_size = 0;
     for (const Span& s : spans) {
       if (s.begin != data_size)
@@ -958,13 +976,13 @@ class Checkpoint {
     for (const Span& s : spans) {
       if (!read_exact(in, s.end - s.begin, file_size.has_value(), s.array->bytes))
         bad(source, "truncated: the data ends inside tensor '", s.name, "' (data_offsets [", std::to_string(s.begin),
-                        ", ", std::to_string(s.end), "])");
+            ", ", std::to_string(s.end), "])");
       XXH64_update(&state, s.array->bytes.data(), s.array->bytes.size());
     }
     const std::string digest = detail::concat("xxh64:", hex64(XXH64_digest(&state)));
     if (digest != checksum)
       bad(source, "checksum mismatch: the header says ", checksum, " but the content hashes to ", digest,
-                      " (the file is corrupted or was modified)");
+          " (the file is corrupted or was modified)");
     return ck;
   }
 
@@ -1256,7 +1274,8 @@ struct StateAccess<Grouped<O>> {
     expect_scalar<typename T::Scalar>(r);
     const std::int64_t groups = r.integer("groups");
     if (groups != std::int64_t(o.groups_.size()))
-      r.fail(concat("has ", std::to_string(groups), " parameter groups, the target ", std::to_string(o.groups_.size())));
+      r.fail(
+          concat("has ", std::to_string(groups), " parameter groups, the target ", std::to_string(o.groups_.size())));
     const std::int64_t steps = steps_of(r);
     auto restored = o.groups_;  // every block's state is restored into a copy first
     for (std::size_t g = 0; g < restored.size(); ++g) {
@@ -1358,18 +1377,30 @@ struct StateAccess<MinibatchSampler> {
 
 template <class S>
 std::string schedule_signature(const S& s) {
-  if constexpr (std::is_same_v<S, StepLR>) return (void)s, "StepLR";
-  else if constexpr (std::is_same_v<S, MultiStepLR>) return (void)s, "MultiStepLR";
-  else if constexpr (std::is_same_v<S, ConstantLR>) return (void)s, "ConstantLR";
-  else if constexpr (std::is_same_v<S, LinearLR>) return (void)s, "LinearLR";
-  else if constexpr (std::is_same_v<S, ExponentialLR>) return (void)s, "ExponentialLR";
-  else if constexpr (std::is_same_v<S, PolynomialLR>) return (void)s, "PolynomialLR";
-  else if constexpr (std::is_same_v<S, CosineAnnealingLR>) return (void)s, "CosineAnnealingLR";
-  else if constexpr (std::is_same_v<S, CosineAnnealingWarmRestarts>) return (void)s, "CosineAnnealingWarmRestarts";
-  else if constexpr (std::is_same_v<S, CyclicLR>) return (void)s, "CyclicLR";
-  else if constexpr (std::is_same_v<S, OneCycleLR>) return (void)s, "OneCycleLR";
-  else if constexpr (std::is_same_v<S, LambdaLR>) return (void)s, "LambdaLR";
-  else if constexpr (std::is_same_v<S, MultiplicativeLR>) return (void)s, "MultiplicativeLR";
+  if constexpr (std::is_same_v<S, StepLR>)
+    return (void)s, "StepLR";
+  else if constexpr (std::is_same_v<S, MultiStepLR>)
+    return (void)s, "MultiStepLR";
+  else if constexpr (std::is_same_v<S, ConstantLR>)
+    return (void)s, "ConstantLR";
+  else if constexpr (std::is_same_v<S, LinearLR>)
+    return (void)s, "LinearLR";
+  else if constexpr (std::is_same_v<S, ExponentialLR>)
+    return (void)s, "ExponentialLR";
+  else if constexpr (std::is_same_v<S, PolynomialLR>)
+    return (void)s, "PolynomialLR";
+  else if constexpr (std::is_same_v<S, CosineAnnealingLR>)
+    return (void)s, "CosineAnnealingLR";
+  else if constexpr (std::is_same_v<S, CosineAnnealingWarmRestarts>)
+    return (void)s, "CosineAnnealingWarmRestarts";
+  else if constexpr (std::is_same_v<S, CyclicLR>)
+    return (void)s, "CyclicLR";
+  else if constexpr (std::is_same_v<S, OneCycleLR>)
+    return (void)s, "OneCycleLR";
+  else if constexpr (std::is_same_v<S, LambdaLR>)
+    return (void)s, "LambdaLR";
+  else if constexpr (std::is_same_v<S, MultiplicativeLR>)
+    return (void)s, "MultiplicativeLR";
   else if constexpr (std::is_same_v<S, SequentialLR>) {
     std::string out = "SequentialLR(";
     for (std::size_t i = 0; i < s.schedulers.size(); ++i) {
@@ -1390,8 +1421,10 @@ std::string schedule_signature(const S& s) {
 inline std::vector<double> group_values(const CheckpointReader& r, std::string_view key, std::size_t n) {
   std::vector<double> v = r.numbers(key);
   if (v.size() != n)
-    r.fail(concat("has ", std::to_string(v.size()), " values of ", std::string(key), ", one per group; the target's "
-                  "optimizer has ", std::to_string(n), " groups"));
+    r.fail(concat("has ", std::to_string(v.size()), " values of ", std::string(key),
+                  ", one per group; the target's "
+                  "optimizer has ",
+                  std::to_string(n), " groups"));
   return v;
 }
 
@@ -1611,8 +1644,9 @@ void checkpoint_load(const CheckpointReader& r, T& x) {
     detail::expect_scalar<typename T::Scalar>(r);
     if (r.template copy_into<Plain>("", x)) return;  // into x's own storage: no allocation
     Plain value = r.template array<Plain>("");
-    const bool empty_dynamic = detail::EigenPlain<T> && x.size() == 0 &&
-                               (Plain::RowsAtCompileTime == Eigen::Dynamic || Plain::ColsAtCompileTime == Eigen::Dynamic);
+    const bool empty_dynamic =
+        detail::EigenPlain<T> && x.size() == 0 &&
+        (Plain::RowsAtCompileTime == Eigen::Dynamic || Plain::ColsAtCompileTime == Eigen::Dynamic);
     if (!empty_dynamic && (value.rows() != x.rows() || value.cols() != x.cols()))
       r.fail(detail::concat("holds ", detail::shape_text(value.rows(), value.cols()), " parameters, but the target is ",
                             detail::shape_text(x.rows(), x.cols())));

@@ -802,6 +802,63 @@ TEST_CASE("checkpoint: malformed headers each give their own error", "[checkpoin
   }
 }
 
+TEST_CASE("checkpoint: the fuzzer's findings (CK1-CK4) are refused", "[checkpoint][bad input]") {
+  // CK1: a sampler's order that is not an order the sampler can have
+  descent::MinibatchSampler sampler(10, {.batch_size = 3, .seed = 7});
+  sampler.next();
+  descent::Checkpoint ck;
+  ck.put("sampler", sampler);
+  const std::string file = bytes_of(ck);
+  const std::string order_key = "\"sampler.order\":{\"data_offsets\":[";
+  const auto at = file.find(order_key);
+  REQUIRE(at != std::string::npos);
+  const auto begin = std::stoull(file.substr(at + order_key.size()));
+  const std::size_t data = file.size() - 10 * 8 - 4 * 8;  // order (10 × I64) and generator (4 × U64) follow the header
+  std::string repeated = file;
+  std::memcpy(repeated.data() + data + begin + 8, repeated.data() + data + begin, 8);  // order[1] = order[0]
+  descent::MinibatchSampler target(10, {.batch_size = 3, .seed = 7});
+  const std::string before = state_of(target);
+  CHECK_THROWS_WITH(from_bytes(with_valid_checksum(repeated)).get("sampler", target),
+                    Contains("has an order that is not a permutation of 0..n-1"));
+  CHECK(state_of(target) == before);
+  descent::MinibatchSampler in_order(10, {.batch_size = 3, .shuffle = false});
+  descent::Checkpoint ordered;
+  ordered.put("sampler", in_order);
+  std::string swapped = bytes_of(ordered);
+  const std::size_t d2 = swapped.size() - 10 * 8 - 4 * 8;
+  const auto b2 = std::stoull(swapped.substr(swapped.find(order_key) + order_key.size()));
+  std::swap_ranges(swapped.begin() + std::ptrdiff_t(d2 + b2), swapped.begin() + std::ptrdiff_t(d2 + b2 + 8),
+                   swapped.begin() + std::ptrdiff_t(d2 + b2 + 8));
+  CHECK_THROWS_WITH(from_bytes(with_valid_checksum(swapped)).get("sampler", in_order), Contains("is not 0..n-1"));
+
+  // CK2: a counter that the next step would overflow
+  const nlohmann::json empty = {{"dtype", "F64"}, {"shape", {0}}, {"data_offsets", {0, 0}}};
+  const std::string adam_entry =
+      R"({"o":{"kind":"Adam","scalar":"float64","steps":9223372036854775807,"lr":0.001,"beta1":0.9,)"
+      R"("beta2":0.999,"eps":1e-08,"weight_decay":0.0,"amsgrad":false,"maximize":false}})";
+  const auto overflowing = from_bytes(make_file(
+      {{"o.exp_avg", empty}, {"o.exp_avg_sq", empty}, {"__metadata__", {{"descent.entries", adam_entry}}}}, ""));
+  descent::Adam<Eigen::VectorXd> adam;
+  CHECK_THROWS_WITH(overflowing.get("o", adam),
+                    Contains("has an impossible steps 9223372036854775807 (not in [0, 2^62])"));
+  CHECK(adam.steps() == 0);
+
+  // CK3: two tensors that name one array
+  const nlohmann::json p3 = {{"dtype", "F64"}, {"shape", {3}}, {"data_offsets", {8, 32}}};
+  const nlohmann::json p1 = {{"dtype", "F64"}, {"shape", {1}}, {"data_offsets", {0, 8}}};
+  CHECK_THAT(load_error(make_file({{"p", p3}, {"p.", p1}}, doubles({1, 2, 3, 4}))),
+             Contains("has an empty field name or one that ends with '.'"));
+
+  // CK4: JSON nested deeper than anything descent writes
+  std::string deep(10000, '[');
+  deep += std::string(10000, ']');
+  CHECK_THAT(
+      load_error(make_file({{"p", {{"dtype", "F64"}, {"shape", {2}}, {"data_offsets", {0, 16}}}},
+                            {"__metadata__", {{"descent.entries", R"({"p":{"kind":"Eigen","x":)" + deep + "}}"}}}},
+                           doubles({1, 2}))),
+      Contains("descent.entries nests arrays and objects deeper than 64 levels"));
+}
+
 TEST_CASE("checkpoint: empty files, directories, missing and unwritable paths", "[checkpoint][bad input]") {
   const auto dir = temp_dir();
   const auto empty = dir / "empty.ckpt";

@@ -364,6 +364,9 @@ class CheckpointReader {
         (V::ColsAtCompileTime != Eigen::Dynamic && cols != V::ColsAtCompileTime))
       fail(detail::concat("array '", name, "' has shape ", detail::shape_string(a.shape),
                           ", which the fixed-size target cannot hold"));
+    if (a.bytes.size() != std::size_t(rows) * std::size_t(cols) * sizeof(Scalar))
+      fail(detail::concat("array '", name, "' holds ", std::to_string(a.bytes.size()), " bytes for shape ",
+                          detail::shape_string(a.shape)));
     V out(rows, cols);
     const auto* data = reinterpret_cast<const Scalar*>(a.bytes.data());
     if constexpr (V::IsVectorAtCompileTime) {
@@ -383,7 +386,8 @@ class CheckpointReader {
     if constexpr (V::IsVectorAtCompileTime && detail::has_direct_access_v<Out>) {
       const detail::CheckpointArray& a = raw(field);
       if (a.dtype != detail::dtype_of<Scalar>() || a.shape.size() != 1 || out.size() == 0 ||
-          a.shape[0] != std::int64_t(out.size()) || out.innerStride() != 1)
+          a.shape[0] != std::int64_t(out.size()) || out.innerStride() != 1 ||
+          a.bytes.size() != std::size_t(out.size()) * sizeof(Scalar))
         return false;
       std::memcpy(out.data(), a.bytes.data(), a.bytes.size());
       return true;
@@ -401,6 +405,9 @@ class CheckpointReader {
                           std::string(detail::dtype_name(detail::dtype_of<T>()))));
     if (a.shape.size() != 1)
       fail(detail::concat("array '", name, "' has shape ", detail::shape_string(a.shape), ", not a list's"));
+    if (a.bytes.size() != std::size_t(a.shape[0]) * sizeof(T))
+      fail(detail::concat("array '", name, "' holds ", std::to_string(a.bytes.size()), " bytes for shape ",
+                          detail::shape_string(a.shape)));
     std::vector<T> out(a.count());
     if (!out.empty()) std::memcpy(out.data(), a.bytes.data(), a.bytes.size());
     return out;
@@ -799,6 +806,32 @@ class Checkpoint {
     return true;
   }
 
+  /// Deeper JSON is refused before parsing: nlohmann/json copies and dumps values recursively, so
+  /// a header of a few kilobytes of '[' would overflow the stack.
+  static constexpr std::size_t max_json_depth = 64;
+  /// The deepest nesting of arrays and objects in `text`, outside strings (an estimate for invalid JSON).
+  static std::size_t json_depth(std::string_view text) {
+    std::size_t depth = 0, deepest = 0;
+    bool in_string = false, escape = false;
+    for (const char c : text) {
+      if (in_string) {
+        if (escape)
+          escape = false;
+        else if (c == '\\')
+          escape = true;
+        else if (c == '"')
+          in_string = false;
+      } else if (c == '"') {
+        in_string = true;
+      } else if (c == '[' || c == '{') {
+        deepest = std::max(deepest, ++depth);
+      } else if ((c == ']' || c == '}') && depth > 0) {
+        --depth;
+      }
+    }
+    return deepest;
+  }
+
   template <class... Pieces>
   [[noreturn]] static void bad(const std::string& source, const Pieces&... what) {
     throw CheckpointError(detail::concat("descent::Checkpoint::load: ", source, ": ", what...));
@@ -844,6 +877,8 @@ class Checkpoint {
       bad(source, "truncated: the header length is ", std::to_string(header_size), " bytes but the input ends first");
     std::string header_text(header_bytes.begin(), header_bytes.end());
 
+    if (json_depth(header_text) > max_json_depth)
+      bad(source, "the header nests arrays and objects deeper than ", std::to_string(max_json_depth), " levels");
     nlohmann::json header;
     try {
       header = nlohmann::json::parse(header_text);
@@ -871,6 +906,8 @@ class Checkpoint {
         checksum.find_first_not_of("0123456789abcdef", 6) != std::string::npos)
       bad(source, "descent.checksum '", checksum, "' is not xxh64: and 16 hex digits");
     const std::string entries_text = meta_string("descent.entries", "no descent.entries in __metadata__");
+    if (json_depth(entries_text) > max_json_depth)
+      bad(source, "descent.entries nests arrays and objects deeper than ", std::to_string(max_json_depth), " levels");
     nlohmann::json entries_meta;
     try {
       entries_meta = nlohmann::json::parse(entries_text);
@@ -882,7 +919,9 @@ class Checkpoint {
     Checkpoint ck;
     for (const auto& [name, m] : entries_meta.items()) {
       if (!m.is_object()) bad(source, "the metadata of entry '", name, "' is not a JSON object");
-      if (name.empty() || name.find('.') != std::string::npos) bad(source, "invalid entry name '", name, "'");
+      if (name.empty() || std::any_of(name.begin(), name.end(),
+                                      [](char c) { return c == '.' || static_cast<unsigned char>(c) < 0x20; }))
+        bad(source, "invalid entry name '", name, "' (empty, or with '.' or a control character)");
       ck.entries_[name].meta = m;
     }
 
@@ -940,7 +979,14 @@ class Checkpoint {
       const std::string entry = tensor.substr(0, dot);
       const auto it = ck.entries_.find(entry);
       if (it == ck.entries_.end()) invalid("belongs to no entry in descent.entries");
-      detail::CheckpointArray& a = it->second.arrays[dot == std::string::npos ? std::string() : tensor.substr(dot + 1)];
+      // one tensor per array: "p." would be the same array as "p", and descent never writes a field
+      // that ends with '.' (CheckpointWriter/Reader drop it)
+      if (dot != std::string::npos && tensor.back() == '.')
+        invalid("has an empty field name or one that ends with '.'");
+      const auto [slot, fresh] =
+          it->second.arrays.try_emplace(dot == std::string::npos ? std::string() : tensor.substr(dot + 1));
+      if (!fresh) invalid("names the same array as another tensor");
+      detail::CheckpointArray& a = slot->second;
       a.dtype = dtype;
       a.shape = std::move(shape);
       spans.push_back({b, e, &a, tensor});
@@ -1021,11 +1067,15 @@ V state_array(const CheckpointReader& r, std::string_view field, std::int64_t st
   return a;
 }
 
-inline std::int64_t steps_of(const CheckpointReader& r) {
-  const std::int64_t steps = r.integer("steps");
-  if (steps < 0) r.fail(concat("has a negative step count ", std::to_string(steps)));
-  return steps;
+/// A counter that a restored object goes on incrementing: in [0, 2^62], so that it cannot overflow.
+inline std::int64_t counter(const CheckpointReader& r, std::string_view key) {
+  const std::int64_t n = r.integer(key);
+  if (n < 0 || n > (std::int64_t(1) << 62))
+    r.fail(concat("has an impossible ", std::string(key), " ", std::to_string(n), " (not in [0, 2^62])"));
+  return n;
 }
+
+inline std::int64_t steps_of(const CheckpointReader& r) { return counter(r, "steps"); }
 
 // ---- optimizers -------------------------------------------------------------------------------
 
@@ -1350,7 +1400,8 @@ struct StateAccess<MinibatchSampler> {
       r.fail(concat("was saved with seed = ", std::to_string(seed), ", but the target has seed = ",
                     std::to_string(s.options_.seed), " (restoring would change what the saved state means)"));
     const std::int64_t epoch = r.integer("epoch"), batch = r.integer("batch");
-    if (epoch < 0 || batch < -1 || batch >= std::max<std::int64_t>(s.batches_per_epoch_, 1))
+    if (epoch < 0 || epoch > (std::int64_t(1) << 62) || batch < -1 ||
+        batch >= std::max<std::int64_t>(s.batches_per_epoch_, 1))
       r.fail(concat("has an impossible position: epoch ", std::to_string(epoch), ", batch ", std::to_string(batch),
                     " of ", std::to_string(s.batches_per_epoch_)));
     const auto words = r.template list<std::uint64_t>("generator");
@@ -1361,9 +1412,15 @@ struct StateAccess<MinibatchSampler> {
       r.fail(concat("has an order of ", std::to_string(order.size()), " indices, expected ",
                     std::to_string(s.buffer_.size())));
     std::vector<Eigen::Index> buffer(order.size());
+    std::vector<char> seen(s.options_.with_replacement ? 0 : order.size(), 0);
     for (std::size_t i = 0; i < order.size(); ++i) {
       if (order[i] < 0 || order[i] >= std::int64_t(s.n_))
         r.fail(concat("has sample index ", std::to_string(order[i]), " outside [0, ", std::to_string(s.n_), ")"));
+      // without replacement the order is a permutation of 0..n-1, and without shuffle 0..n-1 itself
+      if (!s.options_.with_replacement &&
+          (seen[std::size_t(order[i])]++ || (!s.options_.shuffle && order[i] != std::int64_t(i))))
+        r.fail(concat("has an order that is not ", s.options_.shuffle ? "a permutation of 0..n-1" : "0..n-1",
+                      " (index ", std::to_string(order[i]), " at ", std::to_string(i), ")"));
       buffer[i] = Eigen::Index(order[i]);
     }
     s.rng_ = Xoshiro256StarStar::from_state({words[0], words[1], words[2], words[3]});
@@ -1444,8 +1501,7 @@ struct StateAccess<Scheduler<O, S>> {
     r.expect_kind("Scheduler");
     r.expect_option("schedule", schedule_signature(s.schedule_));
     const std::size_t n = s.initial_lr_.size();
-    const std::int64_t last_epoch = r.integer("last_epoch");
-    if (last_epoch < 0) r.fail("has a negative last_epoch");
+    const std::int64_t last_epoch = counter(r, "last_epoch");
     auto initial = group_values(r, "initial_lr", n), last = group_values(r, "last_lr", n),
          value = group_values(r, "last_value", n), scale = group_values(r, "scale", n);
     s.initial_lr_.swap(initial);
@@ -1488,9 +1544,8 @@ struct StateAccess<ReduceLROnPlateau<O>> {
     r.expect_option("min_lr", o.min_lr);
     r.expect_option("eps", o.eps);
     const double best = r.number("best");
-    const std::int64_t bad = r.integer("num_bad_epochs"), cooldown = r.integer("cooldown_counter"),
-                       last_epoch = r.integer("last_epoch");
-    if (bad < 0 || cooldown < 0 || last_epoch < 0) r.fail("has a negative counter");
+    const std::int64_t bad = counter(r, "num_bad_epochs"), cooldown = counter(r, "cooldown_counter"),
+                       last_epoch = counter(r, "last_epoch");
     auto last = group_values(r, "last_lr", s.last_lr_.size());
     s.best_ = best;
     s.bad_epochs_ = bad;
@@ -1599,7 +1654,7 @@ struct StateAccess<EarlyStopping<V, Validation>> {
     const bool has_best = r.boolean("has_best"), stopped = r.boolean("stopped"), running = r.boolean("running");
     const double best_loss = r.number("best_loss");
     const std::int64_t best_iteration = r.integer("best_iteration"), best_epoch = r.integer("best_epoch"),
-                       since_best = r.integer("since_best");
+                       since_best = counter(r, "since_best");
     V best = r.template array<V>("best_params");
     auto history = r.template list<double>("validation_history");
     e.has_best_ = has_best;

@@ -592,12 +592,22 @@ inline ScheduleValue value_at(const MultiplicativeLR& s, std::int64_t t, GroupLr
   return {t > 0 ? g.previous * s.lr_lambda(t) : g.previous, {}};
 }
 
-inline ScheduleValue value_at(const SequentialLR& s, std::int64_t t, GroupLr g) {
+/// The child of SequentialLR in force at step t, and t counted from that child's milestone.
+struct ActiveChild {
+  std::size_t index;
+  std::int64_t local;
+};
+inline ActiveChild active_child(const SequentialLR& s, std::int64_t t) {
   const std::size_t k = std::size_t(std::upper_bound(s.milestones.begin(), s.milestones.end(), t) - s.milestones.begin());
-  const std::int64_t local = k == 0 ? t : t - s.milestones[k - 1];
+  return {k, k == 0 ? t : t - s.milestones[k - 1]};
+}
+
+inline ScheduleValue value_at(const SequentialLR& s, std::int64_t t, GroupLr g) {
+  // not a structured binding: clang before 16 cannot capture one
+  const ActiveChild a = active_child(s, t);
   // every schedule restarts at its own step 0 from the initial lr; a MultiplicativeLR from the
   // previous lr, which is the lr in force at its milestone
-  return std::visit([&](const auto& schedule) { return value_at(schedule, local, g); }, s.schedulers[k]);
+  return std::visit([&](const auto& schedule) { return value_at(schedule, a.local, g); }, s.schedulers[a.index]);
 }
 
 template <class S>
@@ -633,17 +643,15 @@ Chain chain_at(const S& s, std::int64_t t) {
                      std::is_same_v<S, CyclicLR> || std::is_same_v<S, OneCycleLR>)
     return (void)s, (void)t, Chain{std::nullopt, false};
   else if constexpr (std::is_same_v<S, SequentialLR>) {
-    const std::size_t k =
-        std::size_t(std::upper_bound(s.milestones.begin(), s.milestones.end(), t) - s.milestones.begin());
-    const std::int64_t local = k == 0 ? t : t - s.milestones[k - 1];
+    const ActiveChild a = active_child(s, t);
     return std::visit(
         [&](const auto& child) {
-          Chain c = chain_at(child, local);
+          Chain c = chain_at(child, a.local);
           using C = std::remove_cvref_t<decltype(child)>;
-          c.restart = k > 0 && local == 0 && !std::is_same_v<C, MultiplicativeLR>;
+          c.restart = a.index > 0 && a.local == 0 && !std::is_same_v<C, MultiplicativeLR>;
           return c;
         },
-        s.schedulers[k]);
+        s.schedulers[a.index]);
   } else {
     return (void)s, (void)t, Chain{0.0, false};
   }

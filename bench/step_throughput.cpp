@@ -398,7 +398,8 @@ struct RAdam {
       const double rho_t = rho_inf - 2.0 * double(t) * std::pow(o.beta2, double(t)) / bc2;
       const auto b1 = T(o.beta1), c1 = T(1.0 - o.beta1), b2 = T(o.beta2), c2 = T(1.0 - o.beta2);
       if (rho_t > 5.0) {
-        const double rect = std::sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t));
+        const double rect =
+            std::sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t));
         hand_radam<true, T>(m.size(), p, g, m.data(), v.data(), b1, c1, b2, c2, T(bc1), T(o.lr), T(std::sqrt(bc2)),
                             T(o.eps), T(rect));
       } else {

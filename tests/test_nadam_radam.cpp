@@ -16,10 +16,8 @@
 #define DESCENT_TEST_HAS_CHECKPOINT 0
 #endif
 
-#include <catch2/catch.hpp>
-
 #include <Eigen/Core>
-
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -109,7 +107,9 @@ struct RAdamScalar {
   }
 };
 
-double relative_error(const VX& x, const VX& ref) { return (x - ref).cwiseAbs().maxCoeff() / ref.cwiseAbs().maxCoeff(); }
+double relative_error(const VX& x, const VX& ref) {
+  return (x - ref).cwiseAbs().maxCoeff() / ref.cwiseAbs().maxCoeff();
+}
 
 /// ½ Σ a_i (x_i − c_i)²: its gradient a ⊙ (x − c).
 struct Quadratic {
@@ -142,7 +142,8 @@ TEST_CASE("nadam/radam: defaults are torch 1.13's", "[nadam][radam]") {
   CHECK(r.eps == 1e-8);
   CHECK(r.weight_decay == 0.0);
   // the field order of the issue, through designated initializers
-  const descent::NAdamOptions all_n{.lr = 1, .beta1 = 0.5, .beta2 = 0.6, .eps = 0.1, .weight_decay = 0.2, .momentum_decay = 0.3};
+  const descent::NAdamOptions all_n{
+      .lr = 1, .beta1 = 0.5, .beta2 = 0.6, .eps = 0.1, .weight_decay = 0.2, .momentum_decay = 0.3};
   const descent::RAdamOptions all_r{.lr = 1, .beta1 = 0.5, .beta2 = 0.6, .eps = 0.1, .weight_decay = 0.2};
   CHECK(all_n.momentum_decay == 0.3);
   CHECK(all_r.weight_decay == 0.2);
@@ -159,13 +160,16 @@ TEST_CASE("nadam/radam: invalid options throw std::invalid_argument naming the f
              Equals("descent::NAdamOptions: invalid beta2 = -0.5 (must be in [0, 1))"));
   CHECK_THAT(error_of([] { descent::NAdam<VX>({.eps = std::nan("")}); }),
              Equals("descent::NAdamOptions: invalid eps = nan (must be a finite number >= 0)"));
-  CHECK_THAT(error_of([] { descent::NAdam<VX>({.weight_decay = -0.1}); }),
-             Equals("descent::NAdamOptions: invalid weight_decay = -0.10000000000000001 (must be a finite number >= 0)"));
-  CHECK_THAT(error_of([] { descent::NAdam<VX>({.momentum_decay = -4e-3}); }),
-             Equals("descent::NAdamOptions: invalid momentum_decay = -0.0040000000000000001 (must be a finite number >= 0)"));
-  CHECK_THAT(error_of([] { descent::NAdam<VF>({.lr = 1e39}); }),
-             Equals("descent::NAdamOptions: invalid lr = 9.9999999999999994e+38 (must be finite in float, the optimizer's "
-                    "scalar type)"));
+  CHECK_THAT(
+      error_of([] { descent::NAdam<VX>({.weight_decay = -0.1}); }),
+      Equals("descent::NAdamOptions: invalid weight_decay = -0.10000000000000001 (must be a finite number >= 0)"));
+  CHECK_THAT(
+      error_of([] { descent::NAdam<VX>({.momentum_decay = -4e-3}); }),
+      Equals("descent::NAdamOptions: invalid momentum_decay = -0.0040000000000000001 (must be a finite number >= 0)"));
+  CHECK_THAT(
+      error_of([] { descent::NAdam<VF>({.lr = 1e39}); }),
+      Equals("descent::NAdamOptions: invalid lr = 9.9999999999999994e+38 (must be finite in float, the optimizer's "
+             "scalar type)"));
   CHECK_NOTHROW(descent::NAdam<VX>({.lr = 1e39}));
 
   CHECK_THAT(error_of([] { descent::RAdam<VX>({.lr = -1.0}); }),
@@ -178,7 +182,8 @@ TEST_CASE("nadam/radam: invalid options throw std::invalid_argument naming the f
              Equals("descent::RAdamOptions: invalid eps = -1e-08 (must be a finite number >= 0)"));
   CHECK_THAT(error_of([] { descent::RAdam<VX>({.weight_decay = INFINITY}); }),
              Equals("descent::RAdamOptions: invalid weight_decay = inf (must be a finite number >= 0)"));
-  CHECK_THAT(error_of([] { descent::RAdam<VF>({.eps = 1e40}); }), Contains("invalid eps = 1e+40 (must be finite in float"));
+  CHECK_THAT(error_of([] { descent::RAdam<VF>({.eps = 1e40}); }),
+             Contains("invalid eps = 1e+40 (must be finite in float"));
   // torch accepts lr = 0, eps = 0, beta = 0 and momentum_decay = 0; so does descent
   CHECK_NOTHROW(descent::NAdam<VX>({.lr = 0.0, .beta1 = 0.0, .beta2 = 0.0, .eps = 0.0, .momentum_decay = 0.0}));
   CHECK_NOTHROW(descent::RAdam<VX>({.lr = 0.0, .beta1 = 0.0, .beta2 = 0.0, .eps = 0.0}));
@@ -190,7 +195,8 @@ TEST_CASE("nadam/radam: set_lr and set_momentum validate, and momentum() is beta
   n.set_momentum(0.7);
   CHECK(n.momentum() == 0.7);
   CHECK(n.options().beta1 == 0.7);
-  CHECK_THAT(error_of([&] { n.set_momentum(1.0); }), Equals("descent::NAdamOptions: invalid beta1 = 1 (must be in [0, 1))"));
+  CHECK_THAT(error_of([&] { n.set_momentum(1.0); }),
+             Equals("descent::NAdamOptions: invalid beta1 = 1 (must be in [0, 1))"));
   CHECK(n.momentum() == 0.7);
   n.set_lr(0.25);
   CHECK(n.lr() == 0.25);
@@ -365,8 +371,12 @@ void grouped_step_lr(const typename O::Options& a, const typename O::Options& b)
 }  // namespace
 
 TEST_CASE("nadam/radam: Grouped with a StepLR, per-block state, checkpointed", "[nadam][radam][grouped]") {
-  SECTION("NAdam") { grouped_step_lr<descent::NAdam<VX>>({.lr = 0.05, .momentum_decay = 0.1}, {.lr = 0.02, .weight_decay = 0.1}); }
-  SECTION("RAdam") { grouped_step_lr<descent::RAdam<VX>>({.lr = 0.05}, {.lr = 0.02, .beta2 = 0.99, .weight_decay = 0.1}); }
+  SECTION("NAdam") {
+    grouped_step_lr<descent::NAdam<VX>>({.lr = 0.05, .momentum_decay = 0.1}, {.lr = 0.02, .weight_decay = 0.1});
+  }
+  SECTION("RAdam") {
+    grouped_step_lr<descent::RAdam<VX>>({.lr = 0.05}, {.lr = 0.02, .beta2 = 0.99, .weight_decay = 0.1});
+  }
 }
 
 TEST_CASE("nadam/radam: OneCycleLR cycles beta1 as the momentum", "[nadam][radam][schedule]") {
@@ -412,8 +422,9 @@ TEST_CASE("nadam: mu_product goes into the checkpoint; other options must agree"
   CHECK(back.first_moment() == opt.first_moment());
 
   descent::NAdam<VX> other({.lr = 0.05});  // momentum_decay 4e-3
-  CHECK_THROWS_WITH(loaded.get("o", other), Contains("was saved with momentum_decay = 0.10000000000000001, but the target "
-                                                     "has momentum_decay = 0.0040000000000000001"));
+  CHECK_THROWS_WITH(loaded.get("o", other),
+                    Contains("was saved with momentum_decay = 0.10000000000000001, but the target "
+                             "has momentum_decay = 0.0040000000000000001"));
   CHECK(other.steps() == 0);
   CHECK(other.mu_product() == 1.0);
   descent::RAdam<VX> radam;

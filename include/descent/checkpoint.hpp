@@ -42,9 +42,9 @@
 #include "descent/optimizers/adam.hpp"
 #include "descent/optimizers/adamw.hpp"
 #include "descent/optimizers/gradient_descent.hpp"
-#include "descent/optimizers/rmsprop.hpp"
 #include "descent/optimizers/nadam.hpp"
 #include "descent/optimizers/radam.hpp"
+#include "descent/optimizers/rmsprop.hpp"
 #include "descent/optimizers/sgd.hpp"
 #include "descent/sampler.hpp"
 #include "descent/scheduler.hpp"
@@ -1271,7 +1271,8 @@ struct StateAccess<NAdam<V>> {
     const std::int64_t steps = steps_of(r);
     const double mu_product = r.number("mu_product");
     if (!(mu_product >= 0.0 && mu_product <= 1.0))
-      r.fail(concat("has mu_product = ", format_number(mu_product), " (a product of factors in [0, 1) must be in [0, 1])"));
+      r.fail(concat("has mu_product = ", format_number(mu_product),
+                    " (a product of factors in [0, 1) must be in [0, 1])"));
     V m = r.template array<V>("exp_avg");
     V v = state_array<V>(r, "exp_avg_sq", steps, &m);
     try {

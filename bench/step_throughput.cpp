@@ -174,6 +174,37 @@ template <bool Centered, bool Momentum, class T>
   }
 }
 
+template <class T>
+[[gnu::noinline]] void hand_nadam(Index n, T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v,
+                                  T b1, T c1, T b2, T c2, T bc2, T eps, T grad_size, T avg_size) {
+  for (Index i = 0; i < n; ++i) {
+    const T gi = g[i];
+    const T mi = b1 * m[i] + c1 * gi;
+    const T vi = b2 * v[i] + c2 * (gi * gi);
+    m[i] = mi;
+    v[i] = vi;
+    const T denom = std::sqrt(vi / bc2) + eps;
+    T pi = p[i] - grad_size * (gi / denom);
+    p[i] = pi - avg_size * (mi / denom);
+  }
+}
+
+template <bool Rectified, class T>
+[[gnu::noinline]] void hand_radam(Index n, T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v,
+                                  T b1, T c1, T b2, T c2, T bc1, T lr, T bc2_sqrt, T eps, T rect) {
+  for (Index i = 0; i < n; ++i) {
+    const T gi = g[i];
+    const T mi = b1 * m[i] + c1 * gi;
+    const T vi = b2 * v[i] + c2 * (gi * gi);
+    m[i] = mi;
+    v[i] = vi;
+    if constexpr (Rectified)
+      p[i] = p[i] - (mi / bc1) * lr * ((T(1) / (std::sqrt(vi) + eps)) * bc2_sqrt) * rect;
+    else
+      p[i] = p[i] - (mi / bc1) * lr;
+  }
+}
+
 /// A copy of `options` the compiler cannot see through, as in a program that reads its options at
 /// run time: neither descent's step nor a hand loop gets specialised on this file's constant
 /// option values (folding dampening = 0, i.e. keep = 1, out of SGD's formula, say).
@@ -314,6 +345,70 @@ struct RMSProp {
     }
     Vec<T> v, ga, buf;
     descent::RMSPropOptions o = opaque(options);
+  };
+};
+
+struct NAdam {
+  static constexpr const char* name = "NAdam";
+  static constexpr int arrays = 7;  // read p, g, m, v; write p, m, v
+  static constexpr bool alternate = false;
+  static constexpr descent::NAdamOptions options{.lr = 1e-4};
+  template <class T>
+  static auto make() {
+    return descent::NAdam<Vec<T>>(opaque(options));
+  }
+  template <class T>
+  struct Hand {
+    explicit Hand(Index n) : m(Vec<T>::Zero(n)), v(Vec<T>::Zero(n)) {}
+    void step(T* p, const T* g) {
+      ++t;
+      const double bc2 = 1.0 - std::pow(o.beta2, double(t));
+      const double mu = o.beta1 * (1.0 - 0.5 * std::pow(0.96, double(t) * o.momentum_decay));
+      const double mu_next = o.beta1 * (1.0 - 0.5 * std::pow(0.96, double(t + 1) * o.momentum_decay));
+      mu_product *= mu;
+      const double mu_product_next = mu_product * mu * mu_next;  // torch 1.13's single-tensor code
+      hand_nadam<T>(m.size(), p, g, m.data(), v.data(), T(o.beta1), T(1.0 - o.beta1), T(o.beta2), T(1.0 - o.beta2),
+                    T(bc2), T(o.eps), T(o.lr * (1.0 - mu) / (1.0 - mu_product)),
+                    T(o.lr * mu_next / (1.0 - mu_product_next)));
+    }
+    Vec<T> m, v;
+    double mu_product = 1.0;
+    std::int64_t t = 0;
+    descent::NAdamOptions o = opaque(options);
+  };
+};
+
+struct RAdam {
+  static constexpr const char* name = "RAdam";
+  static constexpr int arrays = 7;  // read p, g, m, v; write p, m, v
+  static constexpr bool alternate = false;
+  static constexpr descent::RAdamOptions options{.lr = 1e-4};
+  template <class T>
+  static auto make() {
+    return descent::RAdam<Vec<T>>(opaque(options));
+  }
+  template <class T>
+  struct Hand {
+    explicit Hand(Index n) : m(Vec<T>::Zero(n)), v(Vec<T>::Zero(n)) {}
+    void step(T* p, const T* g) {
+      ++t;
+      const double bc1 = 1.0 - std::pow(o.beta1, double(t));
+      const double bc2 = 1.0 - std::pow(o.beta2, double(t));
+      const double rho_inf = 2.0 / (1.0 - o.beta2) - 1.0;
+      const double rho_t = rho_inf - 2.0 * double(t) * std::pow(o.beta2, double(t)) / bc2;
+      const auto b1 = T(o.beta1), c1 = T(1.0 - o.beta1), b2 = T(o.beta2), c2 = T(1.0 - o.beta2);
+      if (rho_t > 5.0) {
+        const double rect =
+            std::sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t));
+        hand_radam<true, T>(m.size(), p, g, m.data(), v.data(), b1, c1, b2, c2, T(bc1), T(o.lr), T(std::sqrt(bc2)),
+                            T(o.eps), T(rect));
+      } else {
+        hand_radam<false, T>(m.size(), p, g, m.data(), v.data(), b1, c1, b2, c2, T(bc1), T(o.lr), T(0), T(0), T(0));
+      }
+    }
+    Vec<T> m, v;
+    std::int64_t t = 0;
+    descent::RAdamOptions o = opaque(options);
   };
 };
 
@@ -459,6 +554,8 @@ int main(int argc, char** argv) {
   ok &= register_and_check<RMSProp<true, false>>();
   ok &= register_and_check<RMSProp<false, true>>();
   ok &= register_and_check<RMSProp<true, true>>();
+  ok &= register_and_check<NAdam>();
+  ok &= register_and_check<RAdam>();
   if (!ok) return 1;
 
   benchmark::Initialize(&argc, argv);

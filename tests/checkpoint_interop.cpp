@@ -96,6 +96,13 @@ nlohmann::json describe(const descent::RMSPropOptions& o) {
   return {{"lr", o.lr},           {"alpha", o.alpha},       {"eps", o.eps},        {"weight_decay", o.weight_decay},
           {"momentum", o.momentum}, {"centered", o.centered}, {"maximize", o.maximize}};
 }
+nlohmann::json describe(const descent::NAdamOptions& o) {
+  return {{"lr", o.lr},   {"beta1", o.beta1}, {"beta2", o.beta2}, {"eps", o.eps}, {"weight_decay", o.weight_decay},
+          {"momentum_decay", o.momentum_decay}};
+}
+nlohmann::json describe(const descent::RAdamOptions& o) {
+  return {{"lr", o.lr}, {"beta1", o.beta1}, {"beta2", o.beta2}, {"eps", o.eps}, {"weight_decay", o.weight_decay}};
+}
 
 nlohmann::json values(const Vec& v) {
   nlohmann::json out = nlohmann::json::array();
@@ -231,6 +238,12 @@ int main(int argc, char** argv) {
                                  {.k = 0});
     r.run<descent::RMSProp<Vec>>("rmsprop_momentum_at_k", "RMSProp", {.lr = 0.01, .centered = true},
                                  {.momentum_at_k = 0.5});
+    // NAdam (mu_product: a double in descent, a 0-d tensor in torch) and RAdam (K = 5: the last
+    // step before the rectified ones with beta2 = 0.999).
+    r.run<descent::NAdam<Vec>>("nadam_wd_momentum_decay", "NAdam", {.lr = 0.05, .weight_decay = 0.1, .momentum_decay = 0.1});
+    r.run<descent::NAdam<Vec>>("nadam_before_first_step", "NAdam", {.lr = 0.05}, {.k = 0});
+    r.run<descent::RAdam<Vec>>("radam", "RAdam", {.lr = 0.05});
+    r.run<descent::RAdam<Vec>>("radam_wd_beta2", "RAdam", {.lr = 0.05, .beta2 = 0.99, .weight_decay = 0.1});
     r.write_manifest();
     return r.ok() ? 0 : 1;
   } catch (const std::exception& e) {

@@ -41,6 +41,9 @@ single-tensor path, the one descent reproduces), capturable/differentiable/fused
                 later; descent then starts a zero buffer. So with momentum > 0, steps > 0 and no saved
                 buffer, a zero buffer is loaded: exactly what descent would do next.
   GradientDescent  torch SGD with momentum 0, no state.
+  NAdam         step = tensor(float(steps)); mu_product = tensor(mu_product) (descent: a double in the
+                metadata; torch: a 0-d tensor of the default dtype, float64 here); exp_avg, exp_avg_sq.
+  RAdam         step = tensor(float(steps)); exp_avg, exp_avg_sq.
 
 Before the first step (steps == 0) the Adam and RMSProp arrays are empty: torch's state is left empty
 and torch creates the same zeros at its first step. The cases *_before_first_step and
@@ -129,6 +132,18 @@ def torch_optimizer(meta, tensors, entry, param):
                 state["momentum_buffer"] = array("momentum_buffer")
             elif kwargs["momentum"] > 0:
                 state["momentum_buffer"] = torch.zeros_like(param)
+    elif kind == "NAdam":
+        cls = torch.optim.NAdam
+        kwargs = dict(opts("lr", "eps", "weight_decay", "momentum_decay"),
+                      betas=(number(meta["beta1"]), number(meta["beta2"])))
+        if steps > 0:
+            state = {"step": torch.tensor(float(steps)), "mu_product": torch.tensor(number(meta["mu_product"])),
+                     "exp_avg": array("exp_avg"), "exp_avg_sq": array("exp_avg_sq")}
+    elif kind == "RAdam":
+        cls = torch.optim.RAdam
+        kwargs = dict(opts("lr", "eps", "weight_decay"), betas=(number(meta["beta1"]), number(meta["beta2"])))
+        if steps > 0:
+            state = {"step": torch.tensor(float(steps)), "exp_avg": array("exp_avg"), "exp_avg_sq": array("exp_avg_sq")}
     else:
         raise ValueError("entry '%s': no torch mapping for a descent %s" % (entry, kind))
     opt = cls([param], foreach=False, **kwargs)
@@ -176,6 +191,8 @@ STATE_FIELDS = {
     "Adagrad": ["sum"],
     "RMSProp": ["square_avg", "grad_avg", "momentum_buffer"],
     "GradientDescent": [],
+    "NAdam": ["exp_avg", "exp_avg_sq"],
+    "RAdam": ["exp_avg", "exp_avg_sq"],
 }
 
 
@@ -230,6 +247,8 @@ def check_case(case, manifest, folder, problem):
         key = "optimizer." + field
         if key in tensors and tensors[key].size > 0:  # descent's arrays are empty before the first step
             state_error = max(state_error, error(torch_state[field].numpy(), tensors[key]))
+    if k > 0 and meta["kind"] == "NAdam":  # a value in descent's metadata, a 0-d tensor in torch's state
+        state_error = max(state_error, error([float(torch_state["mu_product"])], [number(meta["mu_product"])]))
     if k > 0 and "step" in torch_state and float(torch_state["step"]) != float(meta["steps"]):
         raise ValueError("torch's step is %s after %d steps" % (torch_state["step"], k))
     errors["state at K"] = state_error

@@ -19,12 +19,17 @@ struct AdamWDecay { static constexpr bool stateful = true; static constexpr cons
 struct AdagradCfg { static constexpr bool stateful = true; static constexpr const char* name = "Adagrad"; template <class V> static auto make() { return descent::Adagrad<V>({.lr = 0.1, .lr_decay = 0.01, .weight_decay = 0.01, .initial_accumulator_value = 0.1}); } };
 struct RMSPlain { static constexpr bool stateful = true; static constexpr const char* name = "RMSProp"; template <class V> static auto make() { return descent::RMSProp<V>({.lr = 0.01}); } };
 struct RMSCentered { static constexpr bool stateful = true; static constexpr const char* name = "RMSProp centered momentum"; template <class V> static auto make() { return descent::RMSProp<V>({.lr = 0.01, .weight_decay = 0.01, .momentum = 0.5, .centered = true}); } };
+struct NAdamPlain { static constexpr bool stateful = true; static constexpr const char* name = "NAdam"; template <class V> static auto make() { return descent::NAdam<V>({.lr = 0.05}); } };
+struct NAdamDecay { static constexpr bool stateful = true; static constexpr const char* name = "NAdam L2 momentum_decay"; template <class V> static auto make() { return descent::NAdam<V>({.lr = 0.05, .weight_decay = 0.05, .momentum_decay = 0.1}); } };
+struct RAdamPlain { static constexpr bool stateful = true; static constexpr const char* name = "RAdam"; template <class V> static auto make() { return descent::RAdam<V>({.lr = 0.05}); } };
+struct RAdamDecay { static constexpr bool stateful = true; static constexpr const char* name = "RAdam L2 beta2 0.99"; template <class V> static auto make() { return descent::RAdam<V>({.lr = 0.05, .beta2 = 0.99, .weight_decay = 0.05}); } };
 // clang-format on
 
 #define DESCENT_TEST_ALL_VARIANTS                                                                       \
   descent_test::GD, descent_test::GDMax, descent_test::SGDMomentum, descent_test::SGDNesterov,        \
       descent_test::AdamPlain, descent_test::AdamAms, descent_test::AdamWDecay, descent_test::AdagradCfg, \
-      descent_test::RMSPlain, descent_test::RMSCentered
+      descent_test::RMSPlain, descent_test::RMSCentered,                                                   \
+      descent_test::NAdamPlain, descent_test::NAdamDecay, descent_test::RAdamPlain, descent_test::RAdamDecay
 
 // The gradient and the start are computed without FP contraction, like descent's kernels: with
 // GCC's default -ffp-contract=fast and -march=native, each instantiation (one per holder type)

@@ -32,10 +32,10 @@ File format (one file per case, whitespace separated, '#' lines are comments)
 --------------------------------------------------------------------------
     descent-torch-reference 1
     case <name>                      file name without .txt
-    torch <class>                    torch.optim class: SGD, Adam, AdamW, Adagrad, RMSprop
+    torch <class>                    torch.optim class: SGD, Adam, AdamW, Adagrad, RMSprop, NAdam, RAdam
     descent <class>                  descent class it maps to: GradientDescent, SGD, Adam, AdamW,
-                                     Adagrad, RMSProp (AdamW files are also replayed by descent::Adam
-                                     with decoupled_weight_decay = true)
+                                     Adagrad, RMSProp, NAdam, RAdam (AdamW files are also replayed by
+                                     descent::Adam with decoupled_weight_decay = true)
     torch_call <python expression>   the exact constructor call, for humans
     torch_version <version>
     dtype float64|float32
@@ -80,6 +80,8 @@ TORCH_DEFAULTS = {
                 "eps": 1e-10, "maximize": False},
     "RMSprop": {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0, "momentum": 0.0,
                 "centered": False, "maximize": False},
+    "NAdam": {"lr": 2e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0, "momentum_decay": 4e-3},
+    "RAdam": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0},
 }
 # Option order in the files: the order of descent's option structs.
 OPTION_ORDER = {
@@ -89,9 +91,11 @@ OPTION_ORDER = {
     "AdamW": ["lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "maximize"],
     "Adagrad": ["lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize"],
     "RMSProp": ["lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"],
+    "NAdam": ["lr", "beta1", "beta2", "eps", "weight_decay", "momentum_decay"],
+    "RAdam": ["lr", "beta1", "beta2", "eps", "weight_decay"],
 }
 TORCH_CLASS = {"GradientDescent": "SGD", "SGD": "SGD", "Adam": "Adam", "AdamW": "AdamW", "Adagrad": "Adagrad",
-               "RMSProp": "RMSprop"}
+               "RMSProp": "RMSprop", "NAdam": "NAdam", "RAdam": "RAdam"}
 
 
 def case_list():
@@ -153,6 +157,24 @@ def case_list():
     add("rmsprop_alpha0.9", "RMSProp", lr=0.02, alpha=0.9)
     add("rmsprop_alpha0.9_centered_m0.5_wd", "RMSProp", lr=0.02, alpha=0.9, centered=True, momentum=0.5,
         weight_decay=0.05)
+
+    # NAdam (no maximize in torch 1.13): weight decay x momentum_decay (0: mu_t stays beta1/2; torch's
+    # default; 0.1: a schedule that moves within the 100 steps), plus beta1 = 0.5 and beta2 = 0.99.
+    for wd in (0.0, 0.05):
+        for md in (0.0, 4e-3, 0.1):
+            add("nadam_md%g" % md + tag(wd, "wd"), "NAdam", lr=0.03, weight_decay=wd, momentum_decay=md)
+    add("nadam_b0.5_0.99", "NAdam", lr=0.03, beta1=0.5, beta2=0.99)
+    add("nadam_b0.5_0.99_wd", "NAdam", lr=0.03, beta1=0.5, beta2=0.99, weight_decay=0.05, momentum_decay=0.1)
+
+    # RAdam (no maximize in torch 1.13): weight decay x beta2 (0.999: unrectified for the first 5
+    # steps, then rectified; 0.99: rectified from step 6 with a different rho_inf; 0.6: rho_inf = 4,
+    # never rectified), plus beta1 = 0.5 and a large eps.
+    for wd in (0.0, 0.05):
+        for b2 in (0.999, 0.99, 0.6):
+            name = "radam" + ("" if b2 == 0.999 else "_b2_%g" % b2) + tag(wd, "wd")
+            extra = {} if b2 == 0.999 else {"beta2": b2}
+            add(name, "RAdam", lr=0.03, weight_decay=wd, **extra)
+    add("radam_b1_0.5_eps1e-3", "RAdam", lr=0.03, beta1=0.5, eps=1e-3)
     return cases
 
 
@@ -180,8 +202,11 @@ def torch_kwargs(descent_cls, opts):
     kw = {}
     for key, value in opts.items():
         if key in ("beta1", "beta2"):
-            raise ValueError("betas are not varied here")
+            continue  # torch takes them as one tuple, betas (below)
         kw[key] = value
+    if "beta1" in opts or "beta2" in opts:
+        defaults = TORCH_DEFAULTS[TORCH_CLASS[descent_cls]]
+        kw["betas"] = (opts.get("beta1", defaults["beta1"]), opts.get("beta2", defaults["beta2"]))
     if descent_cls == "GradientDescent":
         kw["momentum"] = 0.0
     kw["foreach"] = False
@@ -242,6 +267,12 @@ def run_case(name, descent_cls, opts, dtype_name, dtype, fmt, seed):
     for key, value, explicit in all_options(descent_cls, opts):
         lines.append("option %s %s %s" % (key, format_value(value), "explicit" if explicit else "default"))
     lines.append("initial " + row(param))
+    # NAdam keeps mu_product as a 0-d tensor of torch's default dtype (descent: a double), so its
+    # cases run with the default dtype set to the parameters' (float64 for the float64 cases).
+    default_dtype = torch.get_default_dtype()
+    if descent_cls == "NAdam":
+        torch.set_default_dtype(dtype)
+        lines.append("# torch default dtype %s (the dtype of NAdam's mu_product state)" % dtype_name)
 
     largest = 0.0
     for t in range(1, STEPS + 1):
@@ -255,6 +286,7 @@ def run_case(name, descent_cls, opts, dtype_name, dtype, fmt, seed):
         if not bool(torch.isfinite(param).all()):
             raise RuntimeError("%s: non-finite parameters at step %d" % (name, t))
         largest = max(largest, float(param.detach().abs().max()))
+    torch.set_default_dtype(default_dtype)
     lines.append("end")
     if largest > 1e3:
         raise RuntimeError("%s: trajectory left the sane range (max |p| = %g)" % (name, largest))

@@ -42,6 +42,8 @@
 #include "descent/optimizers/adam.hpp"
 #include "descent/optimizers/adamw.hpp"
 #include "descent/optimizers/gradient_descent.hpp"
+#include "descent/optimizers/nadam.hpp"
+#include "descent/optimizers/radam.hpp"
 #include "descent/optimizers/rmsprop.hpp"
 #include "descent/optimizers/sgd.hpp"
 #include "descent/sampler.hpp"
@@ -1286,6 +1288,92 @@ struct StateAccess<RMSProp<V>> {
     o.v_.swap(v);
     o.ga_.swap(ga);
     o.buf_.swap(buf);
+  }
+};
+
+template <class V>
+struct StateAccess<NAdam<V>> {
+  using T = NAdam<V>;
+  static void save(CheckpointWriter& w, const T& o) {
+    w.kind("NAdam");
+    w.value("scalar", checkpoint_scalar<typename V::Scalar>());
+    w.value("steps", o.steps_);
+    w.value("lr", o.options_.lr);
+    w.value("beta1", o.options_.beta1);
+    w.value("beta2", o.options_.beta2);
+    w.value("eps", o.options_.eps);
+    w.value("weight_decay", o.options_.weight_decay);
+    w.value("momentum_decay", o.options_.momentum_decay);
+    w.value("mu_product", o.mu_product_);  // torch's per-parameter 0-d tensor; a double here
+    w.array("exp_avg", o.m_);
+    w.array("exp_avg_sq", o.v_);
+  }
+  static void load(const CheckpointReader& r, T& o) {
+    r.expect_kind("NAdam");
+    expect_scalar<typename V::Scalar>(r);
+    r.expect_option("beta2", o.options_.beta2);
+    r.expect_option("eps", o.options_.eps);
+    r.expect_option("weight_decay", o.options_.weight_decay);
+    r.expect_option("momentum_decay", o.options_.momentum_decay);
+    auto options = o.options_;
+    options.lr = r.number("lr");
+    options.beta1 = r.number("beta1");
+    const std::int64_t steps = steps_of(r);
+    const double mu_product = r.number("mu_product");
+    if (!(mu_product >= 0.0 && mu_product <= 1.0))
+      r.fail(concat("has mu_product = ", format_number(mu_product),
+                    " (a product of factors in [0, 1) must be in [0, 1])"));
+    V m = r.template array<V>("exp_avg");
+    V v = state_array<V>(r, "exp_avg_sq", steps, &m);
+    try {
+      T probe(options);
+    } catch (const std::invalid_argument& e) {
+      r.fail(concat("holds options the target refuses: ", e.what()));
+    }
+    o.options_ = options;
+    o.steps_ = steps;
+    o.mu_product_ = mu_product;
+    o.m_.swap(m);
+    o.v_.swap(v);
+  }
+};
+
+template <class V>
+struct StateAccess<RAdam<V>> {
+  using T = RAdam<V>;
+  static void save(CheckpointWriter& w, const T& o) {
+    w.kind("RAdam");
+    w.value("scalar", checkpoint_scalar<typename V::Scalar>());
+    w.value("steps", o.steps_);
+    w.value("lr", o.options_.lr);
+    w.value("beta1", o.options_.beta1);
+    w.value("beta2", o.options_.beta2);
+    w.value("eps", o.options_.eps);
+    w.value("weight_decay", o.options_.weight_decay);
+    w.array("exp_avg", o.m_);
+    w.array("exp_avg_sq", o.v_);
+  }
+  static void load(const CheckpointReader& r, T& o) {
+    r.expect_kind("RAdam");
+    expect_scalar<typename V::Scalar>(r);
+    r.expect_option("beta2", o.options_.beta2);
+    r.expect_option("eps", o.options_.eps);
+    r.expect_option("weight_decay", o.options_.weight_decay);
+    auto options = o.options_;
+    options.lr = r.number("lr");
+    options.beta1 = r.number("beta1");
+    const std::int64_t steps = steps_of(r);
+    V m = r.template array<V>("exp_avg");
+    V v = state_array<V>(r, "exp_avg_sq", steps, &m);
+    try {
+      T probe(options);
+    } catch (const std::invalid_argument& e) {
+      r.fail(concat("holds options the target refuses: ", e.what()));
+    }
+    o.options_ = options;
+    o.steps_ = steps;
+    o.m_.swap(m);
+    o.v_.swap(v);
   }
 };
 

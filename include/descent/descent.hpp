@@ -16,6 +16,8 @@
 #include "descent/optimizers/adam.hpp"
 #include "descent/optimizers/adamw.hpp"
 #include "descent/optimizers/gradient_descent.hpp"
+#include "descent/optimizers/nadam.hpp"
+#include "descent/optimizers/radam.hpp"
 #include "descent/optimizers/rmsprop.hpp"
 #include "descent/optimizers/sgd.hpp"
 #include "descent/sampler.hpp"

@@ -464,7 +464,8 @@ class CheckpointReader {
 
   static std::string article(std::string_view kind) {
     const bool vowel = !kind.empty() && std::string_view("AEIOU").find(kind[0]) != std::string_view::npos;
-    return vowel || kind == "SGD" || kind == "RMSProp" ? "an " : "a ";
+    // initialisms read with a vowel sound: an SGD, an RMSProp, an NAdam, an RAdam
+    return vowel || kind == "SGD" || kind == "RMSProp" || kind == "NAdam" || kind == "RAdam" ? "an " : "a ";
   }
   static std::optional<double> decode_double(const nlohmann::json& v) {
     if (v.is_number()) return v.get<double>();

@@ -19,12 +19,17 @@ struct AdamWDecay { static constexpr bool stateful = true; static constexpr cons
 struct AdagradCfg { static constexpr bool stateful = true; static constexpr const char* name = "Adagrad"; template <class V> static auto make() { return descent::Adagrad<V>({.lr = 0.1, .lr_decay = 0.01, .weight_decay = 0.01, .initial_accumulator_value = 0.1}); } };
 struct RMSPlain { static constexpr bool stateful = true; static constexpr const char* name = "RMSProp"; template <class V> static auto make() { return descent::RMSProp<V>({.lr = 0.01}); } };
 struct RMSCentered { static constexpr bool stateful = true; static constexpr const char* name = "RMSProp centered momentum"; template <class V> static auto make() { return descent::RMSProp<V>({.lr = 0.01, .weight_decay = 0.01, .momentum = 0.5, .centered = true}); } };
+struct AdamaxPlain { static constexpr bool stateful = true; static constexpr const char* name = "Adamax"; template <class V> static auto make() { return descent::Adamax<V>({.lr = 0.05}); } };
+struct AdamaxDecayMax { static constexpr bool stateful = true; static constexpr const char* name = "Adamax L2 maximize"; template <class V> static auto make() { return descent::Adamax<V>({.lr = 0.05, .eps = 1e-3, .weight_decay = 0.05, .maximize = true}); } };
+struct AdadeltaPlain { static constexpr bool stateful = true; static constexpr const char* name = "Adadelta"; template <class V> static auto make() { return descent::Adadelta<V>({.lr = 1.0}); } };
+struct AdadeltaDecayMax { static constexpr bool stateful = true; static constexpr const char* name = "Adadelta lr L2 maximize"; template <class V> static auto make() { return descent::Adadelta<V>({.lr = 0.5, .rho = 0.8, .weight_decay = 0.05, .maximize = true}); } };
 // clang-format on
 
-#define DESCENT_TEST_ALL_VARIANTS                                                                       \
-  descent_test::GD, descent_test::GDMax, descent_test::SGDMomentum, descent_test::SGDNesterov,        \
-      descent_test::AdamPlain, descent_test::AdamAms, descent_test::AdamWDecay, descent_test::AdagradCfg, \
-      descent_test::RMSPlain, descent_test::RMSCentered
+#define DESCENT_TEST_ALL_VARIANTS                                                                                 \
+  descent_test::GD, descent_test::GDMax, descent_test::SGDMomentum, descent_test::SGDNesterov,                    \
+      descent_test::AdamPlain, descent_test::AdamAms, descent_test::AdamWDecay, descent_test::AdagradCfg,         \
+      descent_test::RMSPlain, descent_test::RMSCentered, descent_test::AdamaxPlain, descent_test::AdamaxDecayMax, \
+      descent_test::AdadeltaPlain, descent_test::AdadeltaDecayMax
 
 // The gradient and the start are computed without FP contraction, like descent's kernels: with
 // GCC's default -ffp-contract=fast and -march=native, each instantiation (one per holder type)

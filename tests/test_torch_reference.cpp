@@ -48,7 +48,7 @@ const std::string kReferenceDir = std::string(DESCENT_TEST_DATA_DIR) + "/torch_r
 // Reading the data.
 
 struct IndexEntry {
-  std::string family;  // descent class: GradientDescent, SGD, Adam, AdamW, Adagrad, RMSProp
+  std::string family;  // descent class: GradientDescent, SGD, Adam, AdamW, Adagrad, RMSProp, Adamax, Adadelta
   std::string dtype;   // float64 or float32
   std::string file;
 };
@@ -321,6 +321,31 @@ descent::RMSPropOptions rmsprop_options(const ReferenceCase& c) {
   return o;
 }
 
+descent::AdamaxOptions adamax_options(const ReferenceCase& c) {
+  descent::AdamaxOptions o{};
+  OptionReader r(c, OptionReader::Mode::torch_defaults);
+  r.field(o.lr, "lr");
+  r.field(o.beta1, "beta1");
+  r.field(o.beta2, "beta2");
+  r.field(o.eps, "eps");
+  r.field(o.weight_decay, "weight_decay");
+  r.field(o.maximize, "maximize");
+  r.finish();
+  return o;
+}
+
+descent::AdadeltaOptions adadelta_options(const ReferenceCase& c) {
+  descent::AdadeltaOptions o{};
+  OptionReader r(c, OptionReader::Mode::torch_defaults);
+  r.field(o.lr, "lr");
+  r.field(o.rho, "rho");
+  r.field(o.eps, "eps");
+  r.field(o.weight_decay, "weight_decay");
+  r.field(o.maximize, "maximize");
+  r.finish();
+  return o;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Replaying a case.
 
@@ -468,6 +493,14 @@ void run_case(const ReferenceCase& c) {
     REQUIRE(c.torch_class == "RMSprop");
     const auto o = rmsprop_options(c);
     verify<V>(c, "descent::RMSProp", [&] { return descent::RMSProp<V>(o); });
+  } else if (kind == "Adamax") {
+    REQUIRE(c.torch_class == "Adamax");
+    const auto o = adamax_options(c);
+    verify<V>(c, "descent::Adamax", [&] { return descent::Adamax<V>(o); });
+  } else if (kind == "Adadelta") {
+    REQUIRE(c.torch_class == "Adadelta");
+    const auto o = adadelta_options(c);
+    verify<V>(c, "descent::Adadelta", [&] { return descent::Adadelta<V>(o); });
   } else {
     FAIL("case " << c.name << ": unknown descent class '" << kind << "'");
   }
@@ -476,6 +509,7 @@ void run_case(const ReferenceCase& c) {
 /// Cases per family and dtype written by tools/make_torch_reference.py.
 const std::map<std::string, std::size_t> kExpectedPerDtype = {
     {"GradientDescent", 4}, {"SGD", 20}, {"Adam", 8}, {"AdamW", 5}, {"Adagrad", 16}, {"RMSProp", 18},
+    {"Adamax", 7},          {"Adadelta", 8},
 };
 
 void run_family(const std::string& family) {
@@ -528,3 +562,5 @@ TEST_CASE("torch reference: Adam", "[torch_reference]") { run_family("Adam"); }
 TEST_CASE("torch reference: AdamW", "[torch_reference]") { run_family("AdamW"); }
 TEST_CASE("torch reference: Adagrad", "[torch_reference]") { run_family("Adagrad"); }
 TEST_CASE("torch reference: RMSProp", "[torch_reference]") { run_family("RMSProp"); }
+TEST_CASE("torch reference: Adamax", "[torch_reference]") { run_family("Adamax"); }
+TEST_CASE("torch reference: Adadelta", "[torch_reference]") { run_family("Adadelta"); }

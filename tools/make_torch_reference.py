@@ -32,10 +32,11 @@ File format (one file per case, whitespace separated, '#' lines are comments)
 --------------------------------------------------------------------------
     descent-torch-reference 1
     case <name>                      file name without .txt
-    torch <class>                    torch.optim class: SGD, Adam, AdamW, Adagrad, RMSprop
+    torch <class>                    torch.optim class: SGD, Adam, AdamW, Adagrad, RMSprop, Adamax,
+                                     Adadelta
     descent <class>                  descent class it maps to: GradientDescent, SGD, Adam, AdamW,
-                                     Adagrad, RMSProp (AdamW files are also replayed by descent::Adam
-                                     with decoupled_weight_decay = true)
+                                     Adagrad, RMSProp, Adamax, Adadelta (AdamW files are also replayed
+                                     by descent::Adam with decoupled_weight_decay = true)
     torch_call <python expression>   the exact constructor call, for humans
     torch_version <version>
     dtype float64|float32
@@ -80,6 +81,8 @@ TORCH_DEFAULTS = {
                 "eps": 1e-10, "maximize": False},
     "RMSprop": {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0, "momentum": 0.0,
                 "centered": False, "maximize": False},
+    "Adamax": {"lr": 2e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0, "maximize": False},
+    "Adadelta": {"lr": 1.0, "rho": 0.9, "eps": 1e-6, "weight_decay": 0.0, "maximize": False},
 }
 # Option order in the files: the order of descent's option structs.
 OPTION_ORDER = {
@@ -89,9 +92,11 @@ OPTION_ORDER = {
     "AdamW": ["lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "maximize"],
     "Adagrad": ["lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize"],
     "RMSProp": ["lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"],
+    "Adamax": ["lr", "beta1", "beta2", "eps", "weight_decay", "maximize"],
+    "Adadelta": ["lr", "rho", "eps", "weight_decay", "maximize"],
 }
 TORCH_CLASS = {"GradientDescent": "SGD", "SGD": "SGD", "Adam": "Adam", "AdamW": "AdamW", "Adagrad": "Adagrad",
-               "RMSProp": "RMSprop"}
+               "RMSProp": "RMSprop", "Adamax": "Adamax", "Adadelta": "Adadelta"}
 
 
 def case_list():
@@ -153,6 +158,25 @@ def case_list():
     add("rmsprop_alpha0.9", "RMSProp", lr=0.02, alpha=0.9)
     add("rmsprop_alpha0.9_centered_m0.5_wd", "RMSProp", lr=0.02, alpha=0.9, centered=True, momentum=0.5,
         weight_decay=0.05)
+
+    # Adamax: weight decay x maximize, plus eps = 0.1 (where eps inside the max matters: |g| + eps vs
+    # beta2*u) and torch's default lr.
+    for wd in (0.0, 0.05):
+        for mx in (False, True):
+            add("adamax" + tag(wd, "wd") + tag(mx, "max"), "Adamax", lr=0.03, weight_decay=wd, maximize=mx)
+    add("adamax_eps0.1", "Adamax", lr=0.03, eps=0.1)
+    add("adamax_eps0.1_wd_max", "Adamax", lr=0.03, eps=0.1, weight_decay=0.05, maximize=True)
+    add("adamax_default_lr", "Adamax")
+
+    # Adadelta: weight decay x maximize at torch's default lr 1.0, plus lr 0.5 (lr scales the delta
+    # but not the accumulated one), rho 0.5 and eps 1e-3.
+    for wd in (0.0, 0.05):
+        for mx in (False, True):
+            add("adadelta" + tag(wd, "wd") + tag(mx, "max"), "Adadelta", weight_decay=wd, maximize=mx)
+    add("adadelta_lr0.5", "Adadelta", lr=0.5)
+    add("adadelta_rho0.5", "Adadelta", rho=0.5)
+    add("adadelta_eps1e-3_wd_max", "Adadelta", eps=1e-3, weight_decay=0.05, maximize=True)
+    add("adadelta_lr0.5_rho0.5_eps1e-3", "Adadelta", lr=0.5, rho=0.5, eps=1e-3)
     return cases
 
 

@@ -331,8 +331,8 @@ template <class T>
 }
 
 template <class T>
-[[gnu::noinline]] void hand_adadelta(Index n, T* __restrict p, const T* __restrict g, T* __restrict v,
-                                     T* __restrict a, T lr, T r, T c, T eps) {
+[[gnu::noinline]] void hand_adadelta(Index n, T* __restrict p, const T* __restrict g, T* __restrict v, T* __restrict a,
+                                     T lr, T r, T c, T eps) {
   for (Index i = 0; i < n; ++i) {
     const T gi = g[i];
     const T vi = r * v[i] + c * (gi * gi);

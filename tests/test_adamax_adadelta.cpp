@@ -77,7 +77,8 @@ TEST_CASE("adamax/adadelta: defaults are torch 1.13's, fields in torch's order",
   CHECK(ax.eps == 1e-8);
   CHECK(ax.weight_decay == 0.0);
   CHECK_FALSE(ax.maximize);
-  const descent::Adamax<V> adamax({.lr = 0.1, .beta1 = 0.8, .beta2 = 0.99, .eps = 1e-6, .weight_decay = 0.1, .maximize = true});
+  const descent::Adamax<V> adamax(
+      {.lr = 0.1, .beta1 = 0.8, .beta2 = 0.99, .eps = 1e-6, .weight_decay = 0.1, .maximize = true});
   CHECK(adamax.options().beta2 == 0.99);
   CHECK(adamax.lr() == 0.1);
 
@@ -140,6 +141,10 @@ TEST_CASE("adamax: momentum() is beta1; Adadelta has no momentum", "[adamax_adad
   CHECK(opt.options().beta1 == 0.95);
   require_rejected([&] { opt.set_momentum(1.0); }, "descent::AdamaxOptions: invalid beta1 = 1 (must be in [0, 1))");
   CHECK(opt.momentum() == 0.95);
+  STATIC_REQUIRE(descent::Optimizer<descent::Adamax<V>, V>);
+  STATIC_REQUIRE(descent::Optimizer<descent::Adadelta<Eigen::VectorXf>, Eigen::VectorXf>);
+  STATIC_REQUIRE(descent::LearningRateControl<descent::Adamax<V>>);
+  STATIC_REQUIRE(descent::LearningRateControl<descent::Adadelta<V>>);
   STATIC_REQUIRE(HasMomentumAccessor<descent::Adamax<V>>);
   STATIC_REQUIRE_FALSE(HasMomentumAccessor<descent::Adadelta<V>>);
 }

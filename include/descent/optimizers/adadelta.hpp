@@ -106,8 +106,8 @@ class Adadelta {
   /// gradient expression being evaluated), params, state and step count are as they were.
   template <detail::ParamsOf<V> P, detail::GradsOf<V> G>
   void step(P&& params, const G& grads) {
-    detail::check_shapes<V>("Adadelta", params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0,
-                            v_.rows(), v_.cols());
+    detail::check_shapes<V>("Adadelta", params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0, v_.rows(),
+                            v_.cols());
     detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
       if (steps_ == 0) {  // a throw here leaves steps_ at 0: the next step initializes again
         detail::init_state(v_, params.rows(), params.cols(), Scalar(0));

@@ -17,6 +17,8 @@ namespace descent {
 ///   p ← p − (lr / (1 − beta1^t)) · m / u
 /// eps is added to |g| inside the maximum, as torch 1.13 computes it (not to u after it). The
 /// bias correction is computed in double whatever the scalar type, as torch computes it in Python.
+/// torch counts the steps t in a 0-d tensor of the default dtype (float32: exact up to 2^24 steps);
+/// descent counts them in a std::int64_t.
 struct AdamaxOptions {
   /// Step size. Default 2e-3; finite and >= 0.
   double lr = 2e-3;

@@ -412,6 +412,76 @@ struct RAdam {
   };
 };
 
+template <class T>
+[[gnu::noinline]] void hand_adamax(Index n, T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict u,
+                                   T b1, T c1, T b2, T clr, T eps) {
+  for (Index i = 0; i < n; ++i) {
+    const T gi = g[i];
+    const T mi = b1 * m[i] + c1 * gi;
+    const T ui = nan_max(b2 * u[i], std::abs(gi) + eps);
+    m[i] = mi;
+    u[i] = ui;
+    p[i] = p[i] - clr * (mi / ui);
+  }
+}
+
+template <class T>
+[[gnu::noinline]] void hand_adadelta(Index n, T* __restrict p, const T* __restrict g, T* __restrict v, T* __restrict a,
+                                     T lr, T r, T c, T eps) {
+  for (Index i = 0; i < n; ++i) {
+    const T gi = g[i];
+    const T vi = r * v[i] + c * (gi * gi);
+    const T d = (std::sqrt(a[i] + eps) / std::sqrt(vi + eps)) * gi;
+    v[i] = vi;
+    a[i] = r * a[i] + c * (d * d);
+    p[i] = p[i] - lr * d;
+  }
+}
+
+struct Adamax {
+  static constexpr const char* name = "Adamax";
+  static constexpr int arrays = 7;  // read p, g, m, u; write p, m, u
+  static constexpr bool alternate = false;
+  static constexpr descent::AdamaxOptions options{.lr = 1e-4};
+  template <class T>
+  static auto make() {
+    return descent::Adamax<Vec<T>>(opaque(options));
+  }
+  template <class T>
+  struct Hand {
+    explicit Hand(Index n) : m(Vec<T>::Zero(n)), u(Vec<T>::Zero(n)) {}
+    void step(T* p, const T* g) {
+      ++t;
+      const double bc1 = 1.0 - std::pow(o.beta1, double(t));
+      hand_adamax<T>(m.size(), p, g, m.data(), u.data(), T(o.beta1), T(1.0 - o.beta1), T(o.beta2), T(o.lr / bc1),
+                     T(o.eps));
+    }
+    Vec<T> m, u;
+    std::int64_t t = 0;
+    descent::AdamaxOptions o = opaque(options);
+  };
+};
+
+struct Adadelta {
+  static constexpr const char* name = "Adadelta";
+  static constexpr int arrays = 7;  // read p, g, v, a; write p, v, a
+  static constexpr bool alternate = false;
+  static constexpr descent::AdadeltaOptions options{.lr = 1e-2};
+  template <class T>
+  static auto make() {
+    return descent::Adadelta<Vec<T>>(opaque(options));
+  }
+  template <class T>
+  struct Hand {
+    explicit Hand(Index n) : v(Vec<T>::Zero(n)), a(Vec<T>::Zero(n)) {}
+    void step(T* p, const T* g) {
+      hand_adadelta<T>(v.size(), p, g, v.data(), a.data(), T(o.lr), T(o.rho), T(1.0 - o.rho), T(o.eps));
+    }
+    Vec<T> v, a;
+    descent::AdadeltaOptions o = opaque(options);
+  };
+};
+
 /// Adam as separate Eigen statements, the way it is written without a fused kernel: descent::Adam's
 /// formula (except that Eigen's own sqrt() is an estimate refined by Newton steps under its default
 /// EIGEN_FAST_MATH), but four passes over memory (12 arrays of traffic instead of 7) and a
@@ -554,6 +624,8 @@ int main(int argc, char** argv) {
   ok &= register_and_check<RMSProp<true, false>>();
   ok &= register_and_check<RMSProp<false, true>>();
   ok &= register_and_check<RMSProp<true, true>>();
+  ok &= register_and_check<Adamax>();
+  ok &= register_and_check<Adadelta>();
   ok &= register_and_check<NAdam>();
   ok &= register_and_check<RAdam>();
   if (!ok) return 1;

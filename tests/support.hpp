@@ -23,13 +23,18 @@ struct NAdamPlain { static constexpr bool stateful = true; static constexpr cons
 struct NAdamDecay { static constexpr bool stateful = true; static constexpr const char* name = "NAdam L2 momentum_decay"; template <class V> static auto make() { return descent::NAdam<V>({.lr = 0.05, .weight_decay = 0.05, .momentum_decay = 0.1}); } };
 struct RAdamPlain { static constexpr bool stateful = true; static constexpr const char* name = "RAdam"; template <class V> static auto make() { return descent::RAdam<V>({.lr = 0.05}); } };
 struct RAdamDecay { static constexpr bool stateful = true; static constexpr const char* name = "RAdam L2 beta2 0.99"; template <class V> static auto make() { return descent::RAdam<V>({.lr = 0.05, .beta2 = 0.99, .weight_decay = 0.05}); } };
+struct AdamaxPlain { static constexpr bool stateful = true; static constexpr const char* name = "Adamax"; template <class V> static auto make() { return descent::Adamax<V>({.lr = 0.05}); } };
+struct AdamaxDecayMax { static constexpr bool stateful = true; static constexpr const char* name = "Adamax L2 maximize"; template <class V> static auto make() { return descent::Adamax<V>({.lr = 0.05, .eps = 1e-3, .weight_decay = 0.05, .maximize = true}); } };
+struct AdadeltaPlain { static constexpr bool stateful = true; static constexpr const char* name = "Adadelta"; template <class V> static auto make() { return descent::Adadelta<V>({.lr = 1.0}); } };
+struct AdadeltaDecayMax { static constexpr bool stateful = true; static constexpr const char* name = "Adadelta lr L2 maximize"; template <class V> static auto make() { return descent::Adadelta<V>({.lr = 0.5, .rho = 0.8, .weight_decay = 0.05, .maximize = true}); } };
 // clang-format on
 
-#define DESCENT_TEST_ALL_VARIANTS                                                                       \
-  descent_test::GD, descent_test::GDMax, descent_test::SGDMomentum, descent_test::SGDNesterov,        \
-      descent_test::AdamPlain, descent_test::AdamAms, descent_test::AdamWDecay, descent_test::AdagradCfg, \
-      descent_test::RMSPlain, descent_test::RMSCentered,                                                   \
-      descent_test::NAdamPlain, descent_test::NAdamDecay, descent_test::RAdamPlain, descent_test::RAdamDecay
+#define DESCENT_TEST_ALL_VARIANTS                                                                                 \
+  descent_test::GD, descent_test::GDMax, descent_test::SGDMomentum, descent_test::SGDNesterov,                    \
+      descent_test::AdamPlain, descent_test::AdamAms, descent_test::AdamWDecay, descent_test::AdagradCfg,         \
+      descent_test::RMSPlain, descent_test::RMSCentered, descent_test::NAdamPlain, descent_test::NAdamDecay,      \
+      descent_test::RAdamPlain, descent_test::RAdamDecay, descent_test::AdamaxPlain, descent_test::AdamaxDecayMax, \
+      descent_test::AdadeltaPlain, descent_test::AdadeltaDecayMax
 
 // The gradient and the start are computed without FP contraction, like descent's kernels: with
 // GCC's default -ffp-contract=fast and -march=native, each instantiation (one per holder type)

@@ -48,7 +48,8 @@ const std::string kReferenceDir = std::string(DESCENT_TEST_DATA_DIR) + "/torch_r
 // Reading the data.
 
 struct IndexEntry {
-  std::string family;  // descent class: GradientDescent, SGD, Adam, AdamW, Adagrad, RMSProp, NAdam, RAdam
+  std::string family;  // descent class: GradientDescent, SGD, Adam, AdamW, Adagrad, RMSProp, NAdam, RAdam,
+                       // Adamax, Adadelta
   std::string dtype;   // float64 or float32
   std::string file;
 };
@@ -346,6 +347,31 @@ descent::RAdamOptions radam_options(const ReferenceCase& c) {
   return o;
 }
 
+descent::AdamaxOptions adamax_options(const ReferenceCase& c) {
+  descent::AdamaxOptions o{};
+  OptionReader r(c, OptionReader::Mode::torch_defaults);
+  r.field(o.lr, "lr");
+  r.field(o.beta1, "beta1");
+  r.field(o.beta2, "beta2");
+  r.field(o.eps, "eps");
+  r.field(o.weight_decay, "weight_decay");
+  r.field(o.maximize, "maximize");
+  r.finish();
+  return o;
+}
+
+descent::AdadeltaOptions adadelta_options(const ReferenceCase& c) {
+  descent::AdadeltaOptions o{};
+  OptionReader r(c, OptionReader::Mode::torch_defaults);
+  r.field(o.lr, "lr");
+  r.field(o.rho, "rho");
+  r.field(o.eps, "eps");
+  r.field(o.weight_decay, "weight_decay");
+  r.field(o.maximize, "maximize");
+  r.finish();
+  return o;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Replaying a case.
 
@@ -493,6 +519,14 @@ void run_case(const ReferenceCase& c) {
     REQUIRE(c.torch_class == "RMSprop");
     const auto o = rmsprop_options(c);
     verify<V>(c, "descent::RMSProp", [&] { return descent::RMSProp<V>(o); });
+  } else if (kind == "Adamax") {
+    REQUIRE(c.torch_class == "Adamax");
+    const auto o = adamax_options(c);
+    verify<V>(c, "descent::Adamax", [&] { return descent::Adamax<V>(o); });
+  } else if (kind == "Adadelta") {
+    REQUIRE(c.torch_class == "Adadelta");
+    const auto o = adadelta_options(c);
+    verify<V>(c, "descent::Adadelta", [&] { return descent::Adadelta<V>(o); });
   } else if (kind == "NAdam") {
     REQUIRE(c.torch_class == "NAdam");
     const auto o = nadam_options(c);
@@ -510,6 +544,7 @@ void run_case(const ReferenceCase& c) {
 const std::map<std::string, std::size_t> kExpectedPerDtype = {
     {"GradientDescent", 4}, {"SGD", 20}, {"Adam", 8}, {"AdamW", 5}, {"Adagrad", 16}, {"RMSProp", 18},
     {"NAdam", 8},           {"RAdam", 7},
+    {"Adamax", 7},          {"Adadelta", 8},
 };
 
 void run_family(const std::string& family) {
@@ -564,3 +599,5 @@ TEST_CASE("torch reference: Adagrad", "[torch_reference]") { run_family("Adagrad
 TEST_CASE("torch reference: RMSProp", "[torch_reference]") { run_family("RMSProp"); }
 TEST_CASE("torch reference: NAdam", "[torch_reference]") { run_family("NAdam"); }
 TEST_CASE("torch reference: RAdam", "[torch_reference]") { run_family("RAdam"); }
+TEST_CASE("torch reference: Adamax", "[torch_reference]") { run_family("Adamax"); }
+TEST_CASE("torch reference: Adadelta", "[torch_reference]") { run_family("Adadelta"); }

@@ -32,9 +32,10 @@ File format (one file per case, whitespace separated, '#' lines are comments)
 --------------------------------------------------------------------------
     descent-torch-reference 1
     case <name>                      file name without .txt
-    torch <class>                    torch.optim class: SGD, Adam, AdamW, Adagrad, RMSprop, NAdam, RAdam
+    torch <class>                    torch.optim class: SGD, Adam, AdamW, Adagrad, RMSprop, NAdam, RAdam,
+                                     Adamax, Adadelta
     descent <class>                  descent class it maps to: GradientDescent, SGD, Adam, AdamW,
-                                     Adagrad, RMSProp, NAdam, RAdam (AdamW files are also replayed by
+                                     Adagrad, RMSProp, NAdam, RAdam, Adamax, Adadelta (AdamW files are also replayed by
                                      descent::Adam with decoupled_weight_decay = true)
     torch_call <python expression>   the exact constructor call, for humans
     torch_version <version>
@@ -82,6 +83,8 @@ TORCH_DEFAULTS = {
                 "centered": False, "maximize": False},
     "NAdam": {"lr": 2e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0, "momentum_decay": 4e-3},
     "RAdam": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0},
+    "Adamax": {"lr": 2e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0, "maximize": False},
+    "Adadelta": {"lr": 1.0, "rho": 0.9, "eps": 1e-6, "weight_decay": 0.0, "maximize": False},
 }
 # Option order in the files: the order of descent's option structs.
 OPTION_ORDER = {
@@ -93,9 +96,12 @@ OPTION_ORDER = {
     "RMSProp": ["lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"],
     "NAdam": ["lr", "beta1", "beta2", "eps", "weight_decay", "momentum_decay"],
     "RAdam": ["lr", "beta1", "beta2", "eps", "weight_decay"],
+    "Adamax": ["lr", "beta1", "beta2", "eps", "weight_decay", "maximize"],
+    "Adadelta": ["lr", "rho", "eps", "weight_decay", "maximize"],
 }
 TORCH_CLASS = {"GradientDescent": "SGD", "SGD": "SGD", "Adam": "Adam", "AdamW": "AdamW", "Adagrad": "Adagrad",
-               "RMSProp": "RMSprop", "NAdam": "NAdam", "RAdam": "RAdam"}
+               "RMSProp": "RMSprop", "NAdam": "NAdam", "RAdam": "RAdam",
+               "Adamax": "Adamax", "Adadelta": "Adadelta"}
 
 
 def case_list():
@@ -175,6 +181,25 @@ def case_list():
             extra = {} if b2 == 0.999 else {"beta2": b2}
             add(name, "RAdam", lr=0.03, weight_decay=wd, **extra)
     add("radam_b1_0.5_eps1e-3", "RAdam", lr=0.03, beta1=0.5, eps=1e-3)
+
+    # Adamax: weight decay x maximize, plus eps = 0.1 (where eps inside the max matters: |g| + eps vs
+    # beta2*u) and torch's default lr.
+    for wd in (0.0, 0.05):
+        for mx in (False, True):
+            add("adamax" + tag(wd, "wd") + tag(mx, "max"), "Adamax", lr=0.03, weight_decay=wd, maximize=mx)
+    add("adamax_eps0.1", "Adamax", lr=0.03, eps=0.1)
+    add("adamax_eps0.1_wd_max", "Adamax", lr=0.03, eps=0.1, weight_decay=0.05, maximize=True)
+    add("adamax_default_lr", "Adamax")
+
+    # Adadelta: weight decay x maximize at torch's default lr 1.0, plus lr 0.5 (lr scales the delta
+    # but not the accumulated one), rho 0.5 and eps 1e-3.
+    for wd in (0.0, 0.05):
+        for mx in (False, True):
+            add("adadelta" + tag(wd, "wd") + tag(mx, "max"), "Adadelta", weight_decay=wd, maximize=mx)
+    add("adadelta_lr0.5", "Adadelta", lr=0.5)
+    add("adadelta_rho0.5", "Adadelta", rho=0.5)
+    add("adadelta_eps1e-3_wd_max", "Adadelta", eps=1e-3, weight_decay=0.05, maximize=True)
+    add("adadelta_lr0.5_rho0.5_eps1e-3", "Adadelta", lr=0.5, rho=0.5, eps=1e-3)
     return cases
 
 

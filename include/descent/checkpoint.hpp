@@ -38,7 +38,9 @@
 #include "descent/detail/access.hpp"
 #include "descent/detail/checks.hpp"
 #include "descent/grouped.hpp"
+#include "descent/optimizers/adadelta.hpp"
 #include "descent/optimizers/adagrad.hpp"
+#include "descent/optimizers/adamax.hpp"
 #include "descent/optimizers/adam.hpp"
 #include "descent/optimizers/adamw.hpp"
 #include "descent/optimizers/gradient_descent.hpp"
@@ -1375,6 +1377,86 @@ struct StateAccess<RAdam<V>> {
     o.steps_ = steps;
     o.m_.swap(m);
     o.v_.swap(v);
+  }
+};
+
+template <class V>
+struct StateAccess<Adamax<V>> {
+  using T = Adamax<V>;
+  static void save(CheckpointWriter& w, const T& o) {
+    w.kind("Adamax");
+    w.value("scalar", checkpoint_scalar<typename V::Scalar>());
+    w.value("steps", o.steps_);
+    w.value("lr", o.options_.lr);
+    w.value("beta1", o.options_.beta1);
+    w.value("beta2", o.options_.beta2);
+    w.value("eps", o.options_.eps);
+    w.value("weight_decay", o.options_.weight_decay);
+    w.value("maximize", o.options_.maximize);
+    w.array("exp_avg", o.m_);
+    w.array("exp_inf", o.u_);
+  }
+  static void load(const CheckpointReader& r, T& o) {
+    r.expect_kind("Adamax");
+    expect_scalar<typename V::Scalar>(r);
+    r.expect_option("beta2", o.options_.beta2);
+    r.expect_option("eps", o.options_.eps);
+    r.expect_option("weight_decay", o.options_.weight_decay);
+    r.expect_option("maximize", o.options_.maximize);
+    auto options = o.options_;
+    options.lr = r.number("lr");
+    options.beta1 = r.number("beta1");
+    const std::int64_t steps = steps_of(r);
+    V m = r.template array<V>("exp_avg");
+    V u = state_array<V>(r, "exp_inf", steps, &m);
+    try {
+      T probe(options);
+    } catch (const std::invalid_argument& e) {
+      r.fail(concat("holds options the target refuses: ", e.what()));
+    }
+    o.options_ = options;
+    o.steps_ = steps;
+    o.m_.swap(m);
+    o.u_.swap(u);
+  }
+};
+
+template <class V>
+struct StateAccess<Adadelta<V>> {
+  using T = Adadelta<V>;
+  static void save(CheckpointWriter& w, const T& o) {
+    w.kind("Adadelta");
+    w.value("scalar", checkpoint_scalar<typename V::Scalar>());
+    w.value("steps", o.steps_);
+    w.value("lr", o.options_.lr);
+    w.value("rho", o.options_.rho);
+    w.value("eps", o.options_.eps);
+    w.value("weight_decay", o.options_.weight_decay);
+    w.value("maximize", o.options_.maximize);
+    w.array("square_avg", o.v_);
+    w.array("acc_delta", o.a_);
+  }
+  static void load(const CheckpointReader& r, T& o) {
+    r.expect_kind("Adadelta");
+    expect_scalar<typename V::Scalar>(r);
+    r.expect_option("rho", o.options_.rho);
+    r.expect_option("eps", o.options_.eps);
+    r.expect_option("weight_decay", o.options_.weight_decay);
+    r.expect_option("maximize", o.options_.maximize);
+    auto options = o.options_;
+    options.lr = r.number("lr");
+    const std::int64_t steps = steps_of(r);
+    V v = r.template array<V>("square_avg");
+    V a = state_array<V>(r, "acc_delta", steps, &v);
+    try {
+      T probe(options);
+    } catch (const std::invalid_argument& e) {
+      r.fail(concat("holds options the target refuses: ", e.what()));
+    }
+    o.options_ = options;
+    o.steps_ = steps;
+    o.v_.swap(v);
+    o.a_.swap(a);
   }
 };
 

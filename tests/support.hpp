@@ -19,12 +19,18 @@ struct AdamWDecay { static constexpr bool stateful = true; static constexpr cons
 struct AdagradCfg { static constexpr bool stateful = true; static constexpr const char* name = "Adagrad"; template <class V> static auto make() { return descent::Adagrad<V>({.lr = 0.1, .lr_decay = 0.01, .weight_decay = 0.01, .initial_accumulator_value = 0.1}); } };
 struct RMSPlain { static constexpr bool stateful = true; static constexpr const char* name = "RMSProp"; template <class V> static auto make() { return descent::RMSProp<V>({.lr = 0.01}); } };
 struct RMSCentered { static constexpr bool stateful = true; static constexpr const char* name = "RMSProp centered momentum"; template <class V> static auto make() { return descent::RMSProp<V>({.lr = 0.01, .weight_decay = 0.01, .momentum = 0.5, .centered = true}); } };
+// issue 11: ASGD (averaging from step 4) and Rprop (tight step-size bounds, maximize).
+struct ASGDAveraged { static constexpr bool stateful = true; static constexpr const char* name = "ASGD averaged L2"; template <class V> static auto make() { return descent::ASGD<V>({.lr = 0.05, .lambd = 0.01, .t0 = 2, .weight_decay = 0.01}); } };
+struct ASGDMax { static constexpr bool stateful = true; static constexpr const char* name = "ASGD maximize"; template <class V> static auto make() { return descent::ASGD<V>({.lr = 0.05, .maximize = true}); } };
+struct RpropPlain { static constexpr bool stateful = true; static constexpr const char* name = "Rprop"; template <class V> static auto make() { return descent::Rprop<V>({.lr = 0.01}); } };
+struct RpropBounded { static constexpr bool stateful = true; static constexpr const char* name = "Rprop bounded maximize"; template <class V> static auto make() { return descent::Rprop<V>({.lr = 0.02, .eta_minus = 0.3, .eta_plus = 1.5, .step_size_min = 1e-3, .step_size_max = 0.1, .maximize = true}); } };
 // clang-format on
 
 #define DESCENT_TEST_ALL_VARIANTS                                                                       \
   descent_test::GD, descent_test::GDMax, descent_test::SGDMomentum, descent_test::SGDNesterov,        \
       descent_test::AdamPlain, descent_test::AdamAms, descent_test::AdamWDecay, descent_test::AdagradCfg, \
-      descent_test::RMSPlain, descent_test::RMSCentered
+      descent_test::RMSPlain, descent_test::RMSCentered, /* issue 11 */ descent_test::ASGDAveraged,  \
+      descent_test::ASGDMax, descent_test::RpropPlain, descent_test::RpropBounded
 
 // The gradient and the start are computed without FP contraction, like descent's kernels: with
 // GCC's default -ffp-contract=fast and -march=native, each instantiation (one per holder type)

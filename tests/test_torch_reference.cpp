@@ -48,7 +48,7 @@ const std::string kReferenceDir = std::string(DESCENT_TEST_DATA_DIR) + "/torch_r
 // Reading the data.
 
 struct IndexEntry {
-  std::string family;  // descent class: GradientDescent, SGD, Adam, AdamW, Adagrad, RMSProp
+  std::string family;  // descent class: GradientDescent, SGD, Adam, AdamW, Adagrad, RMSProp, ASGD, Rprop
   std::string dtype;   // float64 or float32
   std::string file;
 };
@@ -321,6 +321,33 @@ descent::RMSPropOptions rmsprop_options(const ReferenceCase& c) {
   return o;
 }
 
+// issue 11: ASGD and Rprop.
+descent::ASGDOptions asgd_options(const ReferenceCase& c) {
+  descent::ASGDOptions o{};
+  OptionReader r(c, OptionReader::Mode::torch_defaults);
+  r.field(o.lr, "lr");
+  r.field(o.lambd, "lambd");
+  r.field(o.alpha, "alpha");
+  r.field(o.t0, "t0");
+  r.field(o.weight_decay, "weight_decay");
+  r.field(o.maximize, "maximize");
+  r.finish();
+  return o;
+}
+
+descent::RpropOptions rprop_options(const ReferenceCase& c) {
+  descent::RpropOptions o{};
+  OptionReader r(c, OptionReader::Mode::torch_defaults);
+  r.field(o.lr, "lr");
+  r.field(o.eta_minus, "eta_minus");
+  r.field(o.eta_plus, "eta_plus");
+  r.field(o.step_size_min, "step_size_min");
+  r.field(o.step_size_max, "step_size_max");
+  r.field(o.maximize, "maximize");
+  r.finish();
+  return o;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Replaying a case.
 
@@ -468,6 +495,14 @@ void run_case(const ReferenceCase& c) {
     REQUIRE(c.torch_class == "RMSprop");
     const auto o = rmsprop_options(c);
     verify<V>(c, "descent::RMSProp", [&] { return descent::RMSProp<V>(o); });
+  } else if (kind == "ASGD") {  // issue 11
+    REQUIRE(c.torch_class == "ASGD");
+    const auto o = asgd_options(c);
+    verify<V>(c, "descent::ASGD", [&] { return descent::ASGD<V>(o); });
+  } else if (kind == "Rprop") {
+    REQUIRE(c.torch_class == "Rprop");
+    const auto o = rprop_options(c);
+    verify<V>(c, "descent::Rprop", [&] { return descent::Rprop<V>(o); });
   } else {
     FAIL("case " << c.name << ": unknown descent class '" << kind << "'");
   }
@@ -476,6 +511,7 @@ void run_case(const ReferenceCase& c) {
 /// Cases per family and dtype written by tools/make_torch_reference.py.
 const std::map<std::string, std::size_t> kExpectedPerDtype = {
     {"GradientDescent", 4}, {"SGD", 20}, {"Adam", 8}, {"AdamW", 5}, {"Adagrad", 16}, {"RMSProp", 18},
+    {"ASGD", 22},            {"Rprop", 9},  // issue 11
 };
 
 void run_family(const std::string& family) {
@@ -528,3 +564,5 @@ TEST_CASE("torch reference: Adam", "[torch_reference]") { run_family("Adam"); }
 TEST_CASE("torch reference: AdamW", "[torch_reference]") { run_family("AdamW"); }
 TEST_CASE("torch reference: Adagrad", "[torch_reference]") { run_family("Adagrad"); }
 TEST_CASE("torch reference: RMSProp", "[torch_reference]") { run_family("RMSProp"); }
+TEST_CASE("torch reference: ASGD", "[torch_reference]") { run_family("ASGD"); }
+TEST_CASE("torch reference: Rprop", "[torch_reference]") { run_family("Rprop"); }

@@ -32,9 +32,9 @@ File format (one file per case, whitespace separated, '#' lines are comments)
 --------------------------------------------------------------------------
     descent-torch-reference 1
     case <name>                      file name without .txt
-    torch <class>                    torch.optim class: SGD, Adam, AdamW, Adagrad, RMSprop
+    torch <class>                    torch.optim class: SGD, Adam, AdamW, Adagrad, RMSprop, ASGD, Rprop
     descent <class>                  descent class it maps to: GradientDescent, SGD, Adam, AdamW,
-                                     Adagrad, RMSProp (AdamW files are also replayed by descent::Adam
+                                     Adagrad, RMSProp, ASGD, Rprop (AdamW files are also replayed by descent::Adam
                                      with decoupled_weight_decay = true)
     torch_call <python expression>   the exact constructor call, for humans
     torch_version <version>
@@ -43,7 +43,9 @@ File format (one file per case, whitespace separated, '#' lines are comments)
     n <int>
     steps <int>
     option <name> <value> explicit|default   one line per option, descent's field names (torch's
-                                     betas is split into beta1 and beta2); 'explicit' options were
+                                     betas is split into beta1 and beta2, Rprop's etas and
+                                     step_sizes into eta_minus/eta_plus and step_size_min/max);
+                                     'explicit' options were
                                      passed to torch, 'default' ones were left at torch's default
     initial <n values>               parameters before the first step
     then for t = 1..steps:
@@ -80,6 +82,10 @@ TORCH_DEFAULTS = {
                 "eps": 1e-10, "maximize": False},
     "RMSprop": {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0, "momentum": 0.0,
                 "centered": False, "maximize": False},
+    # issue 11: ASGD and Rprop
+    "ASGD": {"lr": 1e-2, "lambd": 1e-4, "alpha": 0.75, "t0": 1e6, "weight_decay": 0.0, "maximize": False},
+    "Rprop": {"lr": 1e-2, "eta_minus": 0.5, "eta_plus": 1.2, "step_size_min": 1e-6, "step_size_max": 50.0,
+              "maximize": False},
 }
 # Option order in the files: the order of descent's option structs.
 OPTION_ORDER = {
@@ -89,9 +95,19 @@ OPTION_ORDER = {
     "AdamW": ["lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "maximize"],
     "Adagrad": ["lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize"],
     "RMSProp": ["lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"],
+    # issue 11: ASGD and Rprop
+    "ASGD": ["lr", "lambd", "alpha", "t0", "weight_decay", "maximize"],
+    "Rprop": ["lr", "eta_minus", "eta_plus", "step_size_min", "step_size_max", "maximize"],
 }
 TORCH_CLASS = {"GradientDescent": "SGD", "SGD": "SGD", "Adam": "Adam", "AdamW": "AdamW", "Adagrad": "Adagrad",
                "RMSProp": "RMSprop"}
+TORCH_CLASS.update({"ASGD": "ASGD", "Rprop": "Rprop"})  # issue 11
+# Options descent splits out of one torch pair: (descent fields) -> torch keyword (issue 11).
+TORCH_PAIRS = {"Rprop": ((("eta_minus", "eta_plus"), "etas"), (("step_size_min", "step_size_max"), "step_sizes"))}
+# torch classes whose per-parameter 0-d state tensors (ASGD's eta and mu) take the default dtype:
+# these cases run with torch's default dtype set to the case's dtype, so that the float64 case
+# keeps eta and mu in float64 as descent does (in double); see docs/optimizers.md (issue 11).
+DEFAULT_DTYPE_FOLLOWS_CASE = {"ASGD"}
 
 
 def case_list():
@@ -153,6 +169,27 @@ def case_list():
     add("rmsprop_alpha0.9", "RMSProp", lr=0.02, alpha=0.9)
     add("rmsprop_alpha0.9_centered_m0.5_wd", "RMSProp", lr=0.02, alpha=0.9, centered=True, momentum=0.5,
         weight_decay=0.05)
+
+    # issue 11: ASGD: t0 (1e6: never averages; 20: averages from step 22; 0: a running mean from step 2)
+    # x lambd x alpha x weight decay x maximize.
+    for t0 in (1e6, 20.0, 0.0):
+        for lambd, alpha in ((1e-4, 0.75), (0.05, 0.75), (0.05, 0.0), (0.0, 0.75)):
+            for wd in (0.0, 0.05):
+                for mx in (False, True):
+                    if (lambd, alpha) != (1e-4, 0.75) and (wd or mx):
+                        continue  # the decay variants once, without weight decay and maximize
+                    name = "asgd_t0%g_l%g_a%g" % (t0, lambd, alpha) + tag(wd, "wd") + tag(mx, "max")
+                    add(name, "ASGD", lr=0.05, lambd=lambd, alpha=alpha, t0=t0, weight_decay=wd, maximize=mx)
+    add("asgd_defaults_lr0.05", "ASGD", lr=0.05)
+
+    # Rprop: etas x step-size bounds (the defaults, and tight bounds that clamp) x maximize.
+    for etas in ((0.5, 1.2), (0.3, 1.5)):
+        for bounds in ((1e-6, 50.0), (1e-3, 0.05)):
+            for mx in (False, True):
+                name = "rprop_e%g-%g_s%g-%g" % (etas + bounds) + tag(mx, "max")
+                add(name, "Rprop", lr=0.01, eta_minus=etas[0], eta_plus=etas[1], step_size_min=bounds[0],
+                    step_size_max=bounds[1], maximize=mx)
+    add("rprop_defaults", "Rprop")
     return cases
 
 
@@ -178,6 +215,11 @@ def make_problem(seed):
 def torch_kwargs(descent_cls, opts):
     """The keyword arguments of the torch constructor (only the explicit options, plus foreach=False)."""
     kw = {}
+    opts = dict(opts)
+    for fields, keyword in TORCH_PAIRS.get(descent_cls, ()):  # issue 11: Rprop's etas and step_sizes
+        if any(f in opts for f in fields):
+            defaults = TORCH_DEFAULTS[TORCH_CLASS[descent_cls]]
+            kw[keyword] = tuple(opts.pop(f, defaults[f]) for f in fields)
     for key, value in opts.items():
         if key in ("beta1", "beta2"):
             raise ValueError("betas are not varied here")
@@ -220,6 +262,9 @@ def run_case(name, descent_cls, opts, dtype_name, dtype, fmt, seed):
     kwargs = torch_kwargs(descent_cls, opts)
 
     param = p064.to(dtype).clone().requires_grad_(True)
+    saved_default_dtype = torch.get_default_dtype()
+    if torch_cls in DEFAULT_DTYPE_FOLLOWS_CASE:  # issue 11: ASGD's eta and mu
+        torch.set_default_dtype(dtype)
     opt = getattr(torch.optim, torch_cls)([param], **kwargs)
     assert opt.defaults["foreach"] is False
 
@@ -234,6 +279,9 @@ def run_case(name, descent_cls, opts, dtype_name, dtype, fmt, seed):
     lines.append("descent %s" % descent_cls)
     call = ", ".join("%s=%s" % (k, repr(v)) for k, v in kwargs.items())
     lines.append("torch_call torch.optim.%s([p], %s)" % (torch_cls, call))
+    if torch_cls in DEFAULT_DTYPE_FOLLOWS_CASE:  # issue 11
+        lines.append("# run with torch.set_default_dtype(torch.%s): eta and mu are 0-d tensors of the default dtype"
+                     % dtype_name)
     lines.append("torch_version %s" % torch.__version__)
     lines.append("dtype %s" % dtype_name)
     lines.append("seed %d" % seed)
@@ -256,6 +304,7 @@ def run_case(name, descent_cls, opts, dtype_name, dtype, fmt, seed):
             raise RuntimeError("%s: non-finite parameters at step %d" % (name, t))
         largest = max(largest, float(param.detach().abs().max()))
     lines.append("end")
+    torch.set_default_dtype(saved_default_dtype)
     if largest > 1e3:
         raise RuntimeError("%s: trajectory left the sane range (max |p| = %g)" % (name, largest))
     moved = float((param.detach().to(torch.float64) - p064).abs().max())

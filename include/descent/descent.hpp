@@ -17,6 +17,8 @@
 #include "descent/optimizers/adamw.hpp"
 #include "descent/optimizers/gradient_descent.hpp"
 #include "descent/optimizers/rmsprop.hpp"
+#include "descent/optimizers/asgd.hpp"
+#include "descent/optimizers/rprop.hpp"
 #include "descent/optimizers/sgd.hpp"
 #include "descent/sampler.hpp"
 #include "descent/scheduler.hpp"

@@ -170,7 +170,8 @@ def case_list():
     add("rmsprop_alpha0.9_centered_m0.5_wd", "RMSProp", lr=0.02, alpha=0.9, centered=True, momentum=0.5,
         weight_decay=0.05)
 
-    # issue 11: ASGD: t0 (1e6: never averages; 20: averages from step 22; 0: a running mean from step 2)
+    # issue 11: ASGD: t0 (1e6: never averages; 20: ax = p up to step 22, then the running mean of the
+    # iterates from step 22 on; 0: the running mean of the iterates from step 2 on)
     # x lambd x alpha x weight decay x maximize.
     for t0 in (1e6, 20.0, 0.0):
         for lambd, alpha in ((1e-4, 0.75), (0.05, 0.75), (0.05, 0.0), (0.0, 0.75)):

@@ -34,8 +34,9 @@ struct ASGDOptions {
   double lambd = 1e-4;
   /// Power of the eta decay. Default 0.75; finite and >= 0.
   double alpha = 0.75;
-  /// The step count after which averaging starts: mu = 1 / max(1, t − t0), so ax is just p
-  /// until t > t0 + 1. Default 1e6; finite and >= 0.
+  /// When averaging starts: mu = 1 / max(1, t − t0) after step t, so ax is p itself up to step
+  /// t0 + 2 and from then on the running mean of the iterates of steps t0 + 2, t0 + 3, ... (for an
+  /// integer t0). Default 1e6; finite and >= 0.
   double t0 = 1e6;
   /// L2 penalty: weight_decay·p is added to the gradient. Default 0; finite and >= 0.
   double weight_decay = 0.0;

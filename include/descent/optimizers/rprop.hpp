@@ -67,46 +67,38 @@ DESCENT_DETAIL_KERNELS_BEGIN
 
 namespace detail {
 
-// The comparisons Rprop needs, for SIMD lanes and for the scalar tail alike.
-// clang-format off
-/// up where x > 0, down where x < 0, 1 elsewhere (zero and NaN).
-template <class P> EIGEN_STRONG_INLINE Lane<P> rprop_factor(Lane<P> x, lane_scalar_t<P> up, lane_scalar_t<P> down) {
-  using namespace Eigen::internal;
-  const P zero = pzero(x.v);
-  const P f = pselect(pcmp_lt(zero, x.v), pset1<P>(up), pset1<P>(lane_scalar_t<P>(1)));
-  return {pselect(pcmp_lt(x.v, zero), pset1<P>(down), f)};
-}
-template <class S> requires std::is_floating_point_v<S> EIGEN_STRONG_INLINE S rprop_factor(S x, S up, S down) {
-  return x > S(0) ? up : x < S(0) ? down : S(1);
-}
-/// 0 where x < 0, g elsewhere.
-template <class P> EIGEN_STRONG_INLINE Lane<P> rprop_zero_if_negative(Lane<P> x, Lane<P> g) {
-  using namespace Eigen::internal;
-  const P zero = pzero(x.v);
-  return {pselect(pcmp_lt(x.v, zero), zero, g.v)};
-}
-template <class S> requires std::is_floating_point_v<S> EIGEN_STRONG_INLINE S rprop_zero_if_negative(S x, S g) {
-  return x < S(0) ? S(0) : g;
-}
-/// torch.sign: 1, −1, or 0 (for ±0 and NaN).
-template <class P> EIGEN_STRONG_INLINE Lane<P> rprop_sign(Lane<P> g) {
+/// One coefficient (or one SIMD packet of them) of an Rprop step: the formula of RpropOptions
+/// on p, the sign-adjusted gradient g, prev and s. The comparisons are computed once per packet.
+template <class P>
+EIGEN_STRONG_INLINE void rprop_coefficient(Lane<P>& p, Lane<P> g, Lane<P>& prev, Lane<P>& s, lane_scalar_t<P> up,
+                                           lane_scalar_t<P> down, lane_scalar_t<P> lo, lane_scalar_t<P> hi) {
   using namespace Eigen::internal;
   const P zero = pzero(g.v), one = pset1<P>(lane_scalar_t<P>(1));
-  return {psub(pselect(pcmp_lt(zero, g.v), one, zero), pselect(pcmp_lt(g.v, zero), one, zero))};
+  const P product = pmul(g.v, prev.v);
+  const P grew = pcmp_lt(zero, product), flipped = pcmp_lt(product, zero);
+  const P factor = pselect(flipped, pset1<P>(down), pselect(grew, pset1<P>(up), one));
+  // clamp: Eigen's pmax(a, b) and pmin(a, b) return a when a is NaN, as std::max and std::min do
+  s.v = pmin(pmax(pmul(s.v, factor), pset1<P>(lo)), pset1<P>(hi));
+  const P kept = pandnot(g.v, flipped);  // 0 where the sign flipped
+  // torch.sign(kept): 1, −1, or 0 for ±0 and NaN
+  const P sign = psub(pand(pcmp_lt(zero, kept), one), pand(pcmp_lt(kept, zero), one));
+  p.v = psub(p.v, pmul(sign, s.v));
+  prev.v = kept;
 }
-template <class S> requires std::is_floating_point_v<S> EIGEN_STRONG_INLINE S rprop_sign(S g) {
-  return S(S(0) < g) - S(g < S(0));
+
+template <class S>
+requires std::is_floating_point_v<S> EIGEN_STRONG_INLINE void rprop_coefficient(S& p, S g, S& prev, S& s, S up, S down,
+                                                                                S lo, S hi) {
+  const S product = g * prev;
+  const S factor = product < S(0) ? down : (product > S(0) ? up : S(1));
+  const S grown = s * factor;
+  s = grown != grown ? grown : (grown < lo ? lo : (hi < grown ? hi : grown));
+  const S kept = product < S(0) ? S(0) : g;
+  const S sign = S(S(0) < kept) - S(kept < S(0));
+  p = p - sign * s;
+  prev = kept;
 }
-/// torch.clamp(x, lo, hi) for lo <= hi, NaN propagated.
-template <class P> EIGEN_STRONG_INLINE Lane<P> rprop_clamp(Lane<P> x, lane_scalar_t<P> lo, lane_scalar_t<P> hi) {
-  using namespace Eigen::internal;
-  return {pmin<Eigen::PropagateNaN>(pmax<Eigen::PropagateNaN>(x.v, pset1<P>(lo)), pset1<P>(hi))};
-}
-template <class S> requires std::is_floating_point_v<S> EIGEN_STRONG_INLINE S rprop_clamp(S x, S lo, S hi) {
-  if (x != x) return x;
-  return x < lo ? lo : (hi < x ? hi : x);
-}
-// clang-format on
+
 
 /// One Rprop step over `x`: the formula of RpropOptions, with the previous gradient prev and the
 /// step sizes s (torch: state['prev'], state['step_size']).
@@ -124,11 +116,7 @@ DESCENT_DETAIL_KERNEL void rprop_update(const Spans<Scalar>& x, const RpropOptio
             x,
             [=](auto& p, auto g, auto& pg, auto& s) {
               if constexpr (negate) g = -g;
-              const auto product = g * pg;
-              s = detail::rprop_clamp(s * detail::rprop_factor(product, up, down), lo, hi);
-              g = detail::rprop_zero_if_negative(product, g);
-              p = p - detail::rprop_sign(g) * s;
-              pg = g;
+              detail::rprop_coefficient(p, g, pg, s, up, down, lo, hi);
             },
             prev, step_size);
       },

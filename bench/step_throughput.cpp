@@ -42,6 +42,7 @@
 #pragma GCC diagnostic pop
 #endif
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -202,6 +203,33 @@ template <bool Rectified, class T>
       p[i] = p[i] - (mi / bc1) * lr * ((T(1) / (std::sqrt(vi) + eps)) * bc2_sqrt) * rect;
     else
       p[i] = p[i] - (mi / bc1) * lr;
+  }
+}
+
+// ASGD (averaging on) and Rprop.
+template <class T>
+[[gnu::noinline]] void hand_asgd(Index n, T* __restrict p, const T* __restrict g, T* __restrict ax, T shrink, T eta,
+                                 T mu) {
+  for (Index i = 0; i < n; ++i) {
+    T pi = p[i] * shrink;
+    pi = pi - eta * g[i];
+    p[i] = pi;
+    ax[i] = ax[i] + (pi - ax[i]) * mu;
+  }
+}
+
+template <class T>
+[[gnu::noinline]] void hand_rprop(Index n, T* __restrict p, const T* __restrict g, T* __restrict prev,
+                                  T* __restrict step_size, T up, T down, T lo, T hi) {
+  for (Index i = 0; i < n; ++i) {
+    T gi = g[i];
+    const T product = gi * prev[i];
+    const T f = product > T(0) ? up : (product < T(0) ? down : T(1));
+    const T s = std::min(std::max(step_size[i] * f, lo), hi);
+    step_size[i] = s;
+    gi = product < T(0) ? T(0) : gi;
+    p[i] = p[i] - (T(T(0) < gi) - T(gi < T(0))) * s;
+    prev[i] = gi;
   }
 }
 
@@ -482,6 +510,54 @@ struct Adadelta {
   };
 };
 
+// ASGD with averaging from the second step on (t0 = 0), and Rprop.
+struct ASGD {
+  static constexpr const char* name = "ASGD";
+  static constexpr int arrays = 5;  // read p, g, ax; write p, ax
+  static constexpr bool alternate = false;
+  static constexpr descent::ASGDOptions options{.lr = 1e-4, .t0 = 0};
+  template <class T>
+  static auto make() {
+    return descent::ASGD<Vec<T>>(opaque(options));
+  }
+  template <class T>
+  struct Hand {
+    explicit Hand(Index n) : ax(Vec<T>::Zero(n)) {}
+    void step(T* p, const T* g) {
+      ++t;
+      if (t == 1) eta = o.lr;
+      hand_asgd<T>(ax.size(), p, g, ax.data(), T(1.0 - o.lambd * eta), T(eta), T(mu));
+      eta = o.lr / std::pow(1.0 + o.lambd * o.lr * double(t), o.alpha);
+      mu = 1.0 / std::max(1.0, double(t) - o.t0);
+    }
+    Vec<T> ax;
+    std::int64_t t = 0;
+    double eta = 0.0, mu = 1.0;
+    descent::ASGDOptions o = opaque(options);
+  };
+};
+
+struct Rprop {
+  static constexpr const char* name = "Rprop";
+  static constexpr int arrays = 7;  // read p, g, prev, step_size; write p, prev, step_size
+  static constexpr bool alternate = true;  // sign changes: both branches of the formula
+  static constexpr descent::RpropOptions options{.lr = 1e-4, .step_size_max = 1e-3};
+  template <class T>
+  static auto make() {
+    return descent::Rprop<Vec<T>>(opaque(options));
+  }
+  template <class T>
+  struct Hand {
+    explicit Hand(Index n) : prev(Vec<T>::Zero(n)), step_size(Vec<T>::Constant(n, T(options.lr))) {}
+    void step(T* p, const T* g) {
+      hand_rprop<T>(prev.size(), p, g, prev.data(), step_size.data(), T(o.eta_plus), T(o.eta_minus),
+                    T(o.step_size_min), T(o.step_size_max));
+    }
+    Vec<T> prev, step_size;
+    descent::RpropOptions o = opaque(options);
+  };
+};
+
 /// Adam as separate Eigen statements, the way it is written without a fused kernel: descent::Adam's
 /// formula (except that Eigen's own sqrt() is an estimate refined by Newton steps under its default
 /// EIGEN_FAST_MATH), but four passes over memory (12 arrays of traffic instead of 7) and a
@@ -624,6 +700,8 @@ int main(int argc, char** argv) {
   ok &= register_and_check<RMSProp<true, false>>();
   ok &= register_and_check<RMSProp<false, true>>();
   ok &= register_and_check<RMSProp<true, true>>();
+  ok &= register_and_check<ASGD>();
+  ok &= register_and_check<Rprop>();
   ok &= register_and_check<Adamax>();
   ok &= register_and_check<Adadelta>();
   ok &= register_and_check<NAdam>();

@@ -27,6 +27,10 @@ struct AdamaxPlain { static constexpr bool stateful = true; static constexpr con
 struct AdamaxDecayMax { static constexpr bool stateful = true; static constexpr const char* name = "Adamax L2 maximize"; template <class V> static auto make() { return descent::Adamax<V>({.lr = 0.05, .eps = 1e-3, .weight_decay = 0.05, .maximize = true}); } };
 struct AdadeltaPlain { static constexpr bool stateful = true; static constexpr const char* name = "Adadelta"; template <class V> static auto make() { return descent::Adadelta<V>({.lr = 1.0}); } };
 struct AdadeltaDecayMax { static constexpr bool stateful = true; static constexpr const char* name = "Adadelta lr L2 maximize"; template <class V> static auto make() { return descent::Adadelta<V>({.lr = 0.5, .rho = 0.8, .weight_decay = 0.05, .maximize = true}); } };
+struct ASGDAveraged { static constexpr bool stateful = true; static constexpr const char* name = "ASGD averaged L2"; template <class V> static auto make() { return descent::ASGD<V>({.lr = 0.05, .lambd = 0.01, .t0 = 2, .weight_decay = 0.01}); } };
+struct ASGDMax { static constexpr bool stateful = true; static constexpr const char* name = "ASGD maximize"; template <class V> static auto make() { return descent::ASGD<V>({.lr = 0.05, .maximize = true}); } };
+struct RpropPlain { static constexpr bool stateful = true; static constexpr const char* name = "Rprop"; template <class V> static auto make() { return descent::Rprop<V>({.lr = 0.01}); } };
+struct RpropBounded { static constexpr bool stateful = true; static constexpr const char* name = "Rprop bounded maximize"; template <class V> static auto make() { return descent::Rprop<V>({.lr = 0.02, .eta_minus = 0.3, .eta_plus = 1.5, .step_size_min = 1e-3, .step_size_max = 0.1, .maximize = true}); } };
 // clang-format on
 
 #define DESCENT_TEST_ALL_VARIANTS                                                                                 \
@@ -34,7 +38,8 @@ struct AdadeltaDecayMax { static constexpr bool stateful = true; static constexp
       descent_test::AdamPlain, descent_test::AdamAms, descent_test::AdamWDecay, descent_test::AdagradCfg,         \
       descent_test::RMSPlain, descent_test::RMSCentered, descent_test::NAdamPlain, descent_test::NAdamDecay,      \
       descent_test::RAdamPlain, descent_test::RAdamDecay, descent_test::AdamaxPlain, descent_test::AdamaxDecayMax, \
-      descent_test::AdadeltaPlain, descent_test::AdadeltaDecayMax
+      descent_test::AdadeltaPlain, descent_test::AdadeltaDecayMax, descent_test::ASGDAveraged, descent_test::ASGDMax, \
+      descent_test::RpropPlain, descent_test::RpropBounded
 
 // The gradient and the start are computed without FP contraction, like descent's kernels: with
 // GCC's default -ffp-contract=fast and -march=native, each instantiation (one per holder type)

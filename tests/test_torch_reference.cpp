@@ -49,7 +49,7 @@ const std::string kReferenceDir = std::string(DESCENT_TEST_DATA_DIR) + "/torch_r
 
 struct IndexEntry {
   std::string family;  // descent class: GradientDescent, SGD, Adam, AdamW, Adagrad, RMSProp, NAdam, RAdam,
-                       // Adamax, Adadelta
+                       // Adamax, Adadelta, ASGD, Rprop
   std::string dtype;   // float64 or float32
   std::string file;
 };
@@ -372,6 +372,32 @@ descent::AdadeltaOptions adadelta_options(const ReferenceCase& c) {
   return o;
 }
 
+descent::ASGDOptions asgd_options(const ReferenceCase& c) {
+  descent::ASGDOptions o{};
+  OptionReader r(c, OptionReader::Mode::torch_defaults);
+  r.field(o.lr, "lr");
+  r.field(o.lambd, "lambd");
+  r.field(o.alpha, "alpha");
+  r.field(o.t0, "t0");
+  r.field(o.weight_decay, "weight_decay");
+  r.field(o.maximize, "maximize");
+  r.finish();
+  return o;
+}
+
+descent::RpropOptions rprop_options(const ReferenceCase& c) {
+  descent::RpropOptions o{};
+  OptionReader r(c, OptionReader::Mode::torch_defaults);
+  r.field(o.lr, "lr");
+  r.field(o.eta_minus, "eta_minus");
+  r.field(o.eta_plus, "eta_plus");
+  r.field(o.step_size_min, "step_size_min");
+  r.field(o.step_size_max, "step_size_max");
+  r.field(o.maximize, "maximize");
+  r.finish();
+  return o;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Replaying a case.
 
@@ -519,6 +545,14 @@ void run_case(const ReferenceCase& c) {
     REQUIRE(c.torch_class == "RMSprop");
     const auto o = rmsprop_options(c);
     verify<V>(c, "descent::RMSProp", [&] { return descent::RMSProp<V>(o); });
+  } else if (kind == "ASGD") {
+    REQUIRE(c.torch_class == "ASGD");
+    const auto o = asgd_options(c);
+    verify<V>(c, "descent::ASGD", [&] { return descent::ASGD<V>(o); });
+  } else if (kind == "Rprop") {
+    REQUIRE(c.torch_class == "Rprop");
+    const auto o = rprop_options(c);
+    verify<V>(c, "descent::Rprop", [&] { return descent::Rprop<V>(o); });
   } else if (kind == "Adamax") {
     REQUIRE(c.torch_class == "Adamax");
     const auto o = adamax_options(c);
@@ -544,7 +578,7 @@ void run_case(const ReferenceCase& c) {
 const std::map<std::string, std::size_t> kExpectedPerDtype = {
     {"GradientDescent", 4}, {"SGD", 20}, {"Adam", 8}, {"AdamW", 5}, {"Adagrad", 16}, {"RMSProp", 18},
     {"NAdam", 8},           {"RAdam", 7},
-    {"Adamax", 7},          {"Adadelta", 8},
+    {"Adamax", 7},          {"Adadelta", 8},          {"ASGD", 22}, {"Rprop", 9},
 };
 
 void run_family(const std::string& family) {
@@ -579,6 +613,8 @@ void run_family(const std::string& family) {
 
 TEST_CASE("torch reference: index", "[torch_reference]") {
   const std::vector<IndexEntry> index = read_index();
+TEST_CASE("torch reference: ASGD", "[torch_reference]") { run_family("ASGD"); }
+TEST_CASE("torch reference: Rprop", "[torch_reference]") { run_family("Rprop"); }
   std::size_t expected = 0;
   for (const auto& [family, count] : kExpectedPerDtype) expected += 2 * count;
   CHECK(index.size() == expected);

@@ -33,9 +33,9 @@ File format (one file per case, whitespace separated, '#' lines are comments)
     descent-torch-reference 1
     case <name>                      file name without .txt
     torch <class>                    torch.optim class: SGD, Adam, AdamW, Adagrad, RMSprop, NAdam, RAdam,
-                                     Adamax, Adadelta
+                                     Adamax, Adadelta, ASGD, Rprop
     descent <class>                  descent class it maps to: GradientDescent, SGD, Adam, AdamW,
-                                     Adagrad, RMSProp, NAdam, RAdam, Adamax, Adadelta (AdamW files are also replayed by
+                                     Adagrad, RMSProp, NAdam, RAdam, Adamax, Adadelta, ASGD, Rprop (AdamW files are also replayed by
                                      descent::Adam with decoupled_weight_decay = true)
     torch_call <python expression>   the exact constructor call, for humans
     torch_version <version>
@@ -44,7 +44,9 @@ File format (one file per case, whitespace separated, '#' lines are comments)
     n <int>
     steps <int>
     option <name> <value> explicit|default   one line per option, descent's field names (torch's
-                                     betas is split into beta1 and beta2); 'explicit' options were
+                                     betas is split into beta1 and beta2, Rprop's etas and
+                                     step_sizes into eta_minus/eta_plus and step_size_min/max);
+                                     'explicit' options were
                                      passed to torch, 'default' ones were left at torch's default
     initial <n values>               parameters before the first step
     then for t = 1..steps:
@@ -81,6 +83,9 @@ TORCH_DEFAULTS = {
                 "eps": 1e-10, "maximize": False},
     "RMSprop": {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0, "momentum": 0.0,
                 "centered": False, "maximize": False},
+    "ASGD": {"lr": 1e-2, "lambd": 1e-4, "alpha": 0.75, "t0": 1e6, "weight_decay": 0.0, "maximize": False},
+    "Rprop": {"lr": 1e-2, "eta_minus": 0.5, "eta_plus": 1.2, "step_size_min": 1e-6, "step_size_max": 50.0,
+              "maximize": False},
     "NAdam": {"lr": 2e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0, "momentum_decay": 4e-3},
     "RAdam": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0},
     "Adamax": {"lr": 2e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0, "maximize": False},
@@ -98,10 +103,19 @@ OPTION_ORDER = {
     "RAdam": ["lr", "beta1", "beta2", "eps", "weight_decay"],
     "Adamax": ["lr", "beta1", "beta2", "eps", "weight_decay", "maximize"],
     "Adadelta": ["lr", "rho", "eps", "weight_decay", "maximize"],
+    "ASGD": ["lr", "lambd", "alpha", "t0", "weight_decay", "maximize"],
+    "Rprop": ["lr", "eta_minus", "eta_plus", "step_size_min", "step_size_max", "maximize"],
 }
 TORCH_CLASS = {"GradientDescent": "SGD", "SGD": "SGD", "Adam": "Adam", "AdamW": "AdamW", "Adagrad": "Adagrad",
                "RMSProp": "RMSprop", "NAdam": "NAdam", "RAdam": "RAdam",
-               "Adamax": "Adamax", "Adadelta": "Adadelta"}
+               "Adamax": "Adamax", "Adadelta": "Adadelta", "ASGD": "ASGD", "Rprop": "Rprop"}
+# Options descent splits out of one torch pair: (descent fields) -> torch keyword.
+TORCH_PAIRS = {"Rprop": ((("eta_minus", "eta_plus"), "etas"), (("step_size_min", "step_size_max"), "step_sizes"))}
+# torch classes with per-parameter 0-d state tensors of the *default* dtype (float32 unless set):
+# NAdam's mu_product, ASGD's eta and mu. descent keeps them in double, so these cases run with
+# torch's default dtype set to the case's dtype (float64 for the float64 cases); see
+# docs/optimizers.md. Value: what those tensors are, for the comment line in each file.
+DEFAULT_DTYPE_FOLLOWS_CASE = {"NAdam": "mu_product is a 0-d tensor", "ASGD": "eta and mu are 0-d tensors"}
 
 
 def case_list():
@@ -200,6 +214,28 @@ def case_list():
     add("adadelta_rho0.5", "Adadelta", rho=0.5)
     add("adadelta_eps1e-3_wd_max", "Adadelta", eps=1e-3, weight_decay=0.05, maximize=True)
     add("adadelta_lr0.5_rho0.5_eps1e-3", "Adadelta", lr=0.5, rho=0.5, eps=1e-3)
+
+    # ASGD: t0 (1e6: never averages; 20: ax = p up to step 22, then the running mean of the
+    # iterates from step 22 on; 0: the running mean of the iterates from step 2 on)
+    # x lambd x alpha x weight decay x maximize.
+    for t0 in (1e6, 20.0, 0.0):
+        for lambd, alpha in ((1e-4, 0.75), (0.05, 0.75), (0.05, 0.0), (0.0, 0.75)):
+            for wd in (0.0, 0.05):
+                for mx in (False, True):
+                    if (lambd, alpha) != (1e-4, 0.75) and (wd or mx):
+                        continue  # the decay variants once, without weight decay and maximize
+                    name = "asgd_t0%g_l%g_a%g" % (t0, lambd, alpha) + tag(wd, "wd") + tag(mx, "max")
+                    add(name, "ASGD", lr=0.05, lambd=lambd, alpha=alpha, t0=t0, weight_decay=wd, maximize=mx)
+    add("asgd_defaults_lr0.05", "ASGD", lr=0.05)
+
+    # Rprop: etas x step-size bounds (the defaults, and tight bounds that clamp) x maximize.
+    for etas in ((0.5, 1.2), (0.3, 1.5)):
+        for bounds in ((1e-6, 50.0), (1e-3, 0.05)):
+            for mx in (False, True):
+                name = "rprop_e%g-%g_s%g-%g" % (etas + bounds) + tag(mx, "max")
+                add(name, "Rprop", lr=0.01, eta_minus=etas[0], eta_plus=etas[1], step_size_min=bounds[0],
+                    step_size_max=bounds[1], maximize=mx)
+    add("rprop_defaults", "Rprop")
     return cases
 
 
@@ -225,6 +261,11 @@ def make_problem(seed):
 def torch_kwargs(descent_cls, opts):
     """The keyword arguments of the torch constructor (only the explicit options, plus foreach=False)."""
     kw = {}
+    opts = dict(opts)
+    for fields, keyword in TORCH_PAIRS.get(descent_cls, ()):  # Rprop's etas and step_sizes
+        if any(f in opts for f in fields):
+            defaults = TORCH_DEFAULTS[TORCH_CLASS[descent_cls]]
+            kw[keyword] = tuple(opts.pop(f, defaults[f]) for f in fields)
     for key, value in opts.items():
         if key in ("beta1", "beta2"):
             continue  # torch takes them as one tuple, betas (below)
@@ -270,6 +311,9 @@ def run_case(name, descent_cls, opts, dtype_name, dtype, fmt, seed):
     kwargs = torch_kwargs(descent_cls, opts)
 
     param = p064.to(dtype).clone().requires_grad_(True)
+    saved_default_dtype = torch.get_default_dtype()
+    if torch_cls in DEFAULT_DTYPE_FOLLOWS_CASE:
+        torch.set_default_dtype(dtype)
     opt = getattr(torch.optim, torch_cls)([param], **kwargs)
     assert opt.defaults["foreach"] is False
 
@@ -284,6 +328,9 @@ def run_case(name, descent_cls, opts, dtype_name, dtype, fmt, seed):
     lines.append("descent %s" % descent_cls)
     call = ", ".join("%s=%s" % (k, repr(v)) for k, v in kwargs.items())
     lines.append("torch_call torch.optim.%s([p], %s)" % (torch_cls, call))
+    if torch_cls in DEFAULT_DTYPE_FOLLOWS_CASE:
+        lines.append("# run with torch.set_default_dtype(torch.%s): %s of the default dtype"
+                     % (dtype_name, DEFAULT_DTYPE_FOLLOWS_CASE[torch_cls]))
     lines.append("torch_version %s" % torch.__version__)
     lines.append("dtype %s" % dtype_name)
     lines.append("seed %d" % seed)
@@ -292,12 +339,6 @@ def run_case(name, descent_cls, opts, dtype_name, dtype, fmt, seed):
     for key, value, explicit in all_options(descent_cls, opts):
         lines.append("option %s %s %s" % (key, format_value(value), "explicit" if explicit else "default"))
     lines.append("initial " + row(param))
-    # NAdam keeps mu_product as a 0-d tensor of torch's default dtype (descent: a double), so its
-    # cases run with the default dtype set to the parameters' (float64 for the float64 cases).
-    default_dtype = torch.get_default_dtype()
-    if descent_cls == "NAdam":
-        torch.set_default_dtype(dtype)
-        lines.append("# torch default dtype %s (the dtype of NAdam's mu_product state)" % dtype_name)
 
     largest = 0.0
     for t in range(1, STEPS + 1):
@@ -311,8 +352,8 @@ def run_case(name, descent_cls, opts, dtype_name, dtype, fmt, seed):
         if not bool(torch.isfinite(param).all()):
             raise RuntimeError("%s: non-finite parameters at step %d" % (name, t))
         largest = max(largest, float(param.detach().abs().max()))
-    torch.set_default_dtype(default_dtype)
     lines.append("end")
+    torch.set_default_dtype(saved_default_dtype)
     if largest > 1e3:
         raise RuntimeError("%s: trajectory left the sane range (max |p| = %g)" % (name, largest))
     moved = float((param.detach().to(torch.float64) - p064).abs().max())

@@ -52,6 +52,8 @@ VARIANTS = {
     "RMSProp_centered": 7,
     "RMSProp_momentum": 7,
     "RMSProp_centered_momentum": 9,
+    "ASGD": 5,
+    "Rprop": 7,
 }
 SIZEOF = {"float": 4, "double": 8}
 UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}

@@ -40,13 +40,15 @@
 #include "descent/grouped.hpp"
 #include "descent/optimizers/adadelta.hpp"
 #include "descent/optimizers/adagrad.hpp"
-#include "descent/optimizers/adamax.hpp"
 #include "descent/optimizers/adam.hpp"
+#include "descent/optimizers/adamax.hpp"
 #include "descent/optimizers/adamw.hpp"
+#include "descent/optimizers/asgd.hpp"
 #include "descent/optimizers/gradient_descent.hpp"
 #include "descent/optimizers/nadam.hpp"
 #include "descent/optimizers/radam.hpp"
 #include "descent/optimizers/rmsprop.hpp"
+#include "descent/optimizers/rprop.hpp"
 #include "descent/optimizers/sgd.hpp"
 #include "descent/sampler.hpp"
 #include "descent/scheduler.hpp"
@@ -1457,6 +1459,93 @@ struct StateAccess<Adadelta<V>> {
     o.steps_ = steps;
     o.v_.swap(v);
     o.a_.swap(a);
+  }
+};
+
+template <class V>
+struct StateAccess<ASGD<V>> {
+  using T = ASGD<V>;
+  static void save(CheckpointWriter& w, const T& o) {
+    w.kind("ASGD");
+    w.value("scalar", checkpoint_scalar<typename V::Scalar>());
+    w.value("steps", o.steps_);
+    w.value("lr", o.options_.lr);
+    w.value("lambd", o.options_.lambd);
+    w.value("alpha", o.options_.alpha);
+    w.value("t0", o.options_.t0);
+    w.value("weight_decay", o.options_.weight_decay);
+    w.value("maximize", o.options_.maximize);
+    w.value("eta", o.eta_);
+    w.value("mu", o.mu_);
+    w.array("ax", o.ax_);
+  }
+  static void load(const CheckpointReader& r, T& o) {
+    r.expect_kind("ASGD");
+    expect_scalar<typename V::Scalar>(r);
+    r.expect_option("lambd", o.options_.lambd);
+    r.expect_option("alpha", o.options_.alpha);
+    r.expect_option("t0", o.options_.t0);
+    r.expect_option("weight_decay", o.options_.weight_decay);
+    r.expect_option("maximize", o.options_.maximize);
+    auto options = o.options_;
+    options.lr = r.number("lr");
+    const std::int64_t steps = steps_of(r);
+    const double eta = r.number("eta");
+    const double mu = r.number("mu");
+    if (!(std::isfinite(eta) && eta >= 0.0)) r.fail(concat("has an invalid eta ", format_number(eta)));
+    if (!(mu > 0.0 && mu <= 1.0)) r.fail(concat("has an invalid mu ", format_number(mu)));
+    V ax = r.template array<V>("ax");
+    try {
+      T probe(options);
+    } catch (const std::invalid_argument& e) {
+      r.fail(concat("holds options the target refuses: ", e.what()));
+    }
+    o.options_ = options;
+    o.steps_ = steps;
+    o.eta_ = eta;
+    o.mu_ = mu;
+    o.ax_.swap(ax);
+  }
+};
+
+template <class V>
+struct StateAccess<Rprop<V>> {
+  using T = Rprop<V>;
+  static void save(CheckpointWriter& w, const T& o) {
+    w.kind("Rprop");
+    w.value("scalar", checkpoint_scalar<typename V::Scalar>());
+    w.value("steps", o.steps_);
+    w.value("lr", o.options_.lr);
+    w.value("eta_minus", o.options_.eta_minus);
+    w.value("eta_plus", o.options_.eta_plus);
+    w.value("step_size_min", o.options_.step_size_min);
+    w.value("step_size_max", o.options_.step_size_max);
+    w.value("maximize", o.options_.maximize);
+    w.array("prev", o.prev_);
+    w.array("step_size", o.step_size_);
+  }
+  static void load(const CheckpointReader& r, T& o) {
+    r.expect_kind("Rprop");
+    expect_scalar<typename V::Scalar>(r);
+    r.expect_option("eta_minus", o.options_.eta_minus);
+    r.expect_option("eta_plus", o.options_.eta_plus);
+    r.expect_option("step_size_min", o.options_.step_size_min);
+    r.expect_option("step_size_max", o.options_.step_size_max);
+    r.expect_option("maximize", o.options_.maximize);
+    auto options = o.options_;
+    options.lr = r.number("lr");
+    const std::int64_t steps = steps_of(r);
+    V prev = r.template array<V>("prev");
+    V step_size = state_array<V>(r, "step_size", steps, &prev);
+    try {
+      T probe(options);
+    } catch (const std::invalid_argument& e) {
+      r.fail(concat("holds options the target refuses: ", e.what()));
+    }
+    o.options_ = options;
+    o.steps_ = steps;
+    o.prev_.swap(prev);
+    o.step_size_.swap(step_size);
   }
 };
 

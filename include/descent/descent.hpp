@@ -21,6 +21,8 @@
 #include "descent/optimizers/nadam.hpp"
 #include "descent/optimizers/radam.hpp"
 #include "descent/optimizers/rmsprop.hpp"
+#include "descent/optimizers/asgd.hpp"
+#include "descent/optimizers/rprop.hpp"
 #include "descent/optimizers/sgd.hpp"
 #include "descent/sampler.hpp"
 #include "descent/scheduler.hpp"

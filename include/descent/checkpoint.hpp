@@ -467,10 +467,13 @@ class CheckpointReader {
       : entry_(entry), meta_(meta), where_(std::move(where)), prefix_(std::move(prefix)) {}
 
   static std::string article(std::string_view kind) {
+    // initialisms read with a vowel sound: an SGD, an RMSProp, an NAdam, an RAdam, an Rprop
+    for (std::string_view k : {"SGD", "RMSProp", "NAdam", "RAdam", "Rprop"})
+      if (kind == k) return "an ";
     const bool vowel = !kind.empty() && std::string_view("AEIOU").find(kind[0]) != std::string_view::npos;
-    // initialisms read with a vowel sound: an SGD, an RMSProp, an NAdam, an RAdam
-    return vowel || kind == "SGD" || kind == "RMSProp" || kind == "NAdam" || kind == "RAdam" ? "an " : "a ";
+    return vowel ? "an " : "a ";
   }
+
   static std::optional<double> decode_double(const nlohmann::json& v) {
     if (v.is_number()) return v.get<double>();
     if (v.is_string()) {

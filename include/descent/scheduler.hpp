@@ -695,7 +695,8 @@ class Scheduler {
     if (detail::cycles_momentum(schedule_) && !detail::HasMomentum<O>)
       throw std::invalid_argument(
           "descent::Scheduler: the schedule cycles the momentum (cycle_momentum = true), but the optimizer has no "
-          "momentum (SGD and RMSProp have one, Adam and AdamW cycle beta1); set cycle_momentum = false");
+          "momentum (SGD and RMSProp have one; Adam, AdamW, NAdam, RAdam and Adamax cycle beta1); set "
+          "cycle_momentum = false");
     const std::size_t n = detail::group_count(optimizer);
     initial_lr_.resize(n);
     for (std::size_t g = 0; g < n; ++g) initial_lr_[g] = detail::lr_of(optimizer, g);

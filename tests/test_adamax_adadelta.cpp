@@ -133,7 +133,7 @@ TEST_CASE("adamax/adadelta: invalid options throw, naming the field and the valu
   CHECK(ad.options().lr == 0.5);
 }
 
-TEST_CASE("adamax: momentum() is beta1; Adadelta has no momentum", "[adamax_adadelta]") {
+TEST_CASE("adamax: momentum() is beta1, Adadelta has no momentum", "[adamax_adadelta]") {
   descent::Adamax<V> opt({.beta1 = 0.8});
   CHECK(opt.momentum() == 0.8);
   opt.set_momentum(0.95);

@@ -119,7 +119,7 @@ TEST_CASE("asgd/rprop: invalid options are rejected with the field and the value
   CHECK(rprop.lr() == 0.1);
 }
 
-TEST_CASE("asgd/rprop: no momentum; a momentum-cycling schedule is refused", "[asgd_rprop]") {
+TEST_CASE("asgd/rprop: no momentum, a momentum-cycling schedule is refused", "[asgd_rprop]") {
   STATIC_REQUIRE_FALSE(descent::detail::HasMomentum<descent::ASGD<V>>);
   STATIC_REQUIRE_FALSE(descent::detail::HasMomentum<descent::Rprop<V>>);
   STATIC_REQUIRE_FALSE(descent::detail::HasMomentum<descent::Grouped<descent::ASGD<V>>>);
@@ -137,7 +137,7 @@ TEST_CASE("asgd/rprop: no momentum; a momentum-cycling schedule is refused", "[a
   CHECK(asgd.lr() > 0.01);
 }
 
-TEST_CASE("asgd: eta and mu come from the previous step; ax averages from step t0 + 2", "[asgd_rprop]") {
+TEST_CASE("asgd: eta and mu come from the previous step, ax averages from step t0 + 2", "[asgd_rprop]") {
   const descent::ASGDOptions o{.lr = 0.05, .lambd = 0.1, .alpha = 0.75, .t0 = 2, .weight_decay = 0.01};
   descent::ASGD<V> opt(o);
   CHECK(opt.steps() == 0);

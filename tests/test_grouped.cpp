@@ -1232,7 +1232,7 @@ TEST_CASE("grouped: SGD given momentum late starts its buffer as a copy of the g
   CHECK(same_bits(x.segment(15, 6).eval(), y.segment(15, 6).eval()));
 }
 
-TEST_CASE("grouped: RMSProp given momentum late starts a zero buffer (hand-computed model; torch raises KeyError)",
+TEST_CASE("grouped: RMSProp given momentum late starts a zero buffer (hand-computed model, torch raises KeyError)",
           "[grouped]") {
   auto check = [](auto scalar) {
     using S = decltype(scalar);

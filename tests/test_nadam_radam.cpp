@@ -400,7 +400,7 @@ TEST_CASE("nadam/radam: OneCycleLR cycles beta1 as the momentum", "[nadam][radam
 // ---- checkpoints -----------------------------------------------------------------------------
 
 #if DESCENT_TEST_HAS_CHECKPOINT
-TEST_CASE("nadam: mu_product goes into the checkpoint; other options must agree", "[nadam][checkpoint]") {
+TEST_CASE("nadam: mu_product goes into the checkpoint, other options must agree", "[nadam][checkpoint]") {
   descent::NAdam<VX> opt({.lr = 0.05, .momentum_decay = 0.1});
   VX x(5), g(5);
   descent_test::fill_start(x);

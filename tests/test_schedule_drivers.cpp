@@ -56,7 +56,7 @@ TEST_CASE("drivers: every_step advances a schedule after each optimizer step, in
   CHECK(lr_seen[24] == 0.2 / 8);
 }
 
-TEST_CASE("drivers: every_epoch steps a schedule once per epoch; minimize refuses it", "[schedule][drivers]") {
+TEST_CASE("drivers: every_epoch steps a schedule once per epoch, minimize refuses it", "[schedule][drivers]") {
   const Centroid f = make_centroid(2, 30);
   V x = V::Zero(2);
   descent::Adam<V> opt({.lr = 0.1});
@@ -181,7 +181,7 @@ TEST_CASE("Scheduler: a value the optimizer refuses throws and changes nothing",
   CHECK(cyc.last_epoch() == 0);
 }
 
-TEST_CASE("Scheduler: momentum-less optimizers refuse cycle_momentum; Adam's beta1 is cycled", "[schedule]") {
+TEST_CASE("Scheduler: momentum-less optimizers refuse cycle_momentum, Adam's beta1 is cycled", "[schedule]") {
   descent::Adagrad<V> adagrad;
   CHECK_THROWS_WITH((descent::Scheduler(adagrad, descent::OneCycleLR{.max_lr = 0.1, .total_steps = 10})),
                     Catch::Matchers::Contains("cycle_momentum"));

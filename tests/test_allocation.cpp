@@ -122,3 +122,42 @@ TEST_CASE("allocation: minimize on a fixed-size V allocates nothing", "[allocati
   CHECK(news == 0);
   CHECK(report.reason == descent::StopReason::GradientTolerance);
 }
+
+TEST_CASE("allocation: LBFGS allocates its buffers at the first step only, with either line search", "[allocation]") {
+  auto rosenbrock = [](const Eigen::VectorXd& p, Eigen::VectorXd& g) {
+    double f = 0;
+    g.setZero();
+    for (Eigen::Index i = 0; i + 1 < p.size(); ++i) {
+      const double a = p[i + 1] - p[i] * p[i], b = 1 - p[i];
+      f += 10 * a * a + b * b;
+      g[i] += -40 * p[i] * a - 2 * b;
+      g[i + 1] += 20 * a;
+    }
+    return f;
+  };
+  for (auto search : {descent::LineSearch::None, descent::LineSearch::StrongWolfe}) {
+    INFO("line search " << search);
+    Eigen::VectorXd x = Eigen::VectorXd::Constant(9, -0.5);
+    descent::LBFGS<Eigen::VectorXd> opt({.lr = search == descent::LineSearch::None ? 0.1 : 1.0, .max_iter = 3,
+                                         .tolerance_change = 0, .history_size = 4, .line_search = search});
+    opt.step(rosenbrock, x);
+    // the history ring (4 + 1 pairs) fills and wraps around within these steps
+    CHECK(allocations_in([&] {
+            for (int k = 0; k < 10; ++k) opt.step(rosenbrock, x);
+          }) == 0);
+    CHECK(opt.iterations() > 20);
+    // minimize: its own buffers and the optimizer's are allocated before or in its first
+    // iteration; from then on Eigen's guard forbids allocation (an allocation would abort)
+    Eigen::VectorXd y = Eigen::VectorXd::Constant(9, -0.5);
+    descent::LBFGS<Eigen::VectorXd> fresh(opt.options());
+    const long before = g_news.load();
+    const auto report = descent::minimize(rosenbrock, y, fresh, {.max_iterations = 15, .gradient_tolerance = 0},
+                                          [](const descent::Progress<Eigen::VectorXd>& p) {
+                                            if (p.iteration == 1) Eigen::internal::set_is_malloc_allowed(false);
+                                            return true;
+                                          });
+    Eigen::internal::set_is_malloc_allowed(true);
+    CHECK(g_news.load() == before);
+    CHECK(report.iterations == 15);
+  }
+}

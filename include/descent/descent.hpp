@@ -19,6 +19,7 @@
 #include "descent/optimizers/adamw.hpp"
 #include "descent/optimizers/asgd.hpp"
 #include "descent/optimizers/gradient_descent.hpp"
+#include "descent/optimizers/lbfgs.hpp"
 #include "descent/optimizers/nadam.hpp"
 #include "descent/optimizers/radam.hpp"
 #include "descent/optimizers/rmsprop.hpp"

@@ -1,5 +1,5 @@
 #pragma once
-// minimize: full-batch optimization of an Objective with any Optimizer.
+// minimize: full-batch optimization of an Objective with any Optimizer (either form: see optimizer.hpp).
 
 #include <chrono>
 #include <cmath>
@@ -18,6 +18,8 @@
 namespace descent {
 
 /// Minimizes `f` from `x` (a V, `Eigen::Map<V>` or `Ref<V>`, updated in place) with `optimizer`
+/// (an Optimizer, or an ObjectiveOptimizer such as LBFGS, for which one iteration is one
+/// `optimizer.step(f, x)`: up to its max_iter inner iterations)
 /// (taken by reference: a named optimizer keeps its state; a temporary works too) until one of
 /// `stop`'s criteria is met, calling `callbacks` after every step.
 ///
@@ -35,10 +37,17 @@ namespace descent {
 /// of x are allocated once per run (never for fixed-size V).
 template <class F, detail::DriverParams X, class O, class... C>
 requires Objective<std::remove_reference_t<F>, detail::params_vector_t<X>> &&
-    Optimizer<std::remove_cvref_t<O>, detail::params_vector_t<X>> && (!std::is_const_v<std::remove_reference_t<O>>) &&
+    (Optimizer<std::remove_cvref_t<O>, detail::params_vector_t<X>> ||
+     ObjectiveOptimizer<std::remove_cvref_t<O>, detail::params_vector_t<X>>) &&
+    (!std::is_const_v<std::remove_reference_t<O>>) &&
     (Callback<std::remove_reference_t<C>, detail::params_vector_t<X>>&&...)
 Report minimize(F&& f, X&& x, O&& optimizer, const StopCriteria& stop = {}, C&&... callbacks) {
   using V = detail::params_vector_t<X>;
+  using Opt = std::remove_cvref_t<O>;
+  constexpr bool objective_form = !Optimizer<Opt, V>;
+  constexpr bool warm_form = requires(Opt& o, X& px, double& l, V& g) {
+    { o.step(f, px, l, g) } -> std::convertible_to<bool>;
+  };
   const StopCriteria criteria = stop.resolved<typename V::Scalar>(false);
   if (criteria.max_iterations == 0 && criteria.gradient_tolerance == 0 && criteria.loss_tolerance == 0 &&
       criteria.time_limit == 0)
@@ -85,6 +94,38 @@ Report minimize(F&& f, X&& x, O&& optimizer, const StopCriteria& stop = {}, C&&.
           break;
         }
         const double previous_loss = loss, previous_gnorm = gnorm;
+        if constexpr (objective_form) {
+          previous = x;
+          stepped = true;
+          bool finite = false;
+          if constexpr (warm_form) {
+            finite = bool(optimizer.step(f, x, loss, grad));
+            detail::check_gradient_shape("minimize", grad, rows, cols);
+            gnorm = detail::gradient_norm(grad);
+            finite = finite && std::isfinite(loss) && std::isfinite(gnorm) && x.allFinite();
+          } else {
+            optimizer.step(f, x);
+            finite = x.allFinite() && evaluate();
+          }
+          ++report.iterations;
+          stepped = false;
+          if (!finite) {
+            // An optimizer of this form may have put x back to its last finite iterate itself
+            // (LBFGS does); only a point that is not finite, or not evaluated finite, is undone.
+            const bool keep = x.allFinite() && std::isfinite(loss) && std::isfinite(gnorm);
+            if (!keep) {
+              x = previous;
+              loss = previous_loss;
+              gnorm = previous_gnorm;
+            }
+            report.message = detail::concat("the objective or the parameters became non-finite during step ",
+                                            std::to_string(report.iterations),
+                                            keep ? "; x is the optimizer's last iterate where they were finite"
+                                                 : " (undone)");
+            report.reason = StopReason::NonFinite;
+            break;
+          }
+        } else {
         const bool finite_step = detail::guarded_step(x, previous, optimizer, grad);
         ++report.iterations;
         stepped = finite_step;
@@ -100,6 +141,7 @@ Report minimize(F&& f, X&& x, O&& optimizer, const StopCriteria& stop = {}, C&&.
           break;
         }
         stepped = false;
+        }
         if (!detail::notify_with<V>(x, report.iterations, 0, loss, gnorm, false, criteria, false, callbacks...)) {
           report.reason = StopReason::Callback;
           break;

@@ -20,6 +20,32 @@ concept Optimizer = requires(O& opt, V& params, Eigen::Map<V>& mapped, const V& 
   opt.reset();
 };
 
+namespace detail {
+/// The least an Objective over V offers (ObjectiveOptimizer is checked against it).
+template <class V>
+struct ObjectiveArchetype {
+  typename V::Scalar operator()(const V& x, V& grad);
+};
+}  // namespace detail
+
+/// The second form of the contract, for optimizers that need the objective rather than one
+/// gradient (descent::LBFGS): `O` is an objective optimizer for parameters of Eigen type `V` when,
+/// for an `O& opt` and any Objective `f` over V:
+///   - `opt.step(f, params)` runs one step from `params` (a `V&`, and an `Eigen::Map<V>&`),
+///     calling `f` as often as it needs, always with `params` itself holding the point evaluated,
+///     and leaves `params` at the new iterate;
+///   - `opt.reset()` forgets all state.
+/// descent::minimize accepts either form; with this one, one minimize iteration is one step(f, x).
+/// An objective optimizer may also offer `bool step(f, params, loss, grad)`, where `loss` (a
+/// double&) and `grad` (a V&) hold f at params on entry and at the new params on return, and the
+/// result says whether they are finite; minimize then uses it and does not evaluate f again.
+template <class O, class V>
+concept ObjectiveOptimizer = requires(O& opt, V& params, Eigen::Map<V>& mapped, detail::ObjectiveArchetype<V>& f) {
+  opt.step(f, params);
+  opt.step(f, mapped);
+  opt.reset();
+};
+
 /// An optimizer whose learning rate can be read and changed between steps (what a schedule needs).
 template <class O>
 concept LearningRateControl = requires(O& opt, const O& copt, double lr) {

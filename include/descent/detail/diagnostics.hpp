@@ -239,18 +239,29 @@ constexpr ObjectiveFault stochastic_fault() {
   }
 }
 
-enum class OptimizerFault { none, const_optimizer, float_for_double, double_for_float, no_reset, no_map_step, other };
+enum class OptimizerFault {
+  none,
+  const_optimizer,
+  objective_only,  // an ObjectiveOptimizer (LBFGS): fine for minimize, not for train
+  float_for_double,
+  double_for_float,
+  no_reset,
+  no_map_step,
+  other
+};
 
 /// Why `O` (as the driver is given it, a reference) is not an Optimizer<O, V> it can step.
 template <class O, class V>
 constexpr OptimizerFault optimizer_fault() {
   using P = std::remove_cvref_t<O>;
-  if constexpr (Optimizer<P, V>) {
+  if constexpr (Optimizer<P, V> || ObjectiveOptimizer<P, V>) {
     if constexpr (std::is_const_v<std::remove_reference_t<O>>)
       return OptimizerFault::const_optimizer;
+    else if constexpr (!Optimizer<P, V>)
+      return OptimizerFault::objective_only;
     else
       return OptimizerFault::none;
-  } else if constexpr (Optimizer<P, other_scalar_t<V>>) {
+  } else if constexpr (Optimizer<P, other_scalar_t<V>> || ObjectiveOptimizer<P, other_scalar_t<V>>) {
     return std::is_same_v<typename V::Scalar, double> ? OptimizerFault::float_for_double
                                                       : OptimizerFault::double_for_float;
   } else if constexpr (requires(P& opt, V& params, Eigen::Map<V>& mapped, const V& grads) {
@@ -505,6 +516,11 @@ void report_optimizer() {
       static_assert(Never,
           "descent::minimize: the optimizer is const, but every step changes its state: pass a non-const optimizer "
           "(named or temporary)");
+  } else if constexpr (Fault == OptimizerFault::objective_only) {
+    if constexpr (Train)
+      static_assert(Never,
+          "descent::train: this optimizer needs the whole objective (opt.step(f, x), like descent::LBFGS), not one "
+          "minibatch gradient: use descent::minimize with a full-batch Objective");
   } else if constexpr (Fault == OptimizerFault::float_for_double) {
     if constexpr (Train)
       static_assert(Never,
@@ -691,7 +707,8 @@ void diagnose() {
         report_objective_train<Never, stochastic_fault<Fn, V>()>();
       else
         report_objective_minimize<Never, objective_fault<Fn, V>()>();
-    } else if constexpr (optimizer_fault<O, V>() != OptimizerFault::none) {
+    } else if constexpr (optimizer_fault<O, V>() != OptimizerFault::none &&
+                         (Train || optimizer_fault<O, V>() != OptimizerFault::objective_only)) {
       report_optimizer<Never, Train, optimizer_fault<O, V>()>();
     } else if constexpr (Train && sampler_fault<S>() != SamplerFault::none) {
       report_sampler<Never, sampler_fault<S>()>();

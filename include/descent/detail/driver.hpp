@@ -36,10 +36,17 @@ inline bool loss_converged(double previous, double current, double tolerance) {
 /// that float cannot hold), falling back to Eigen's overflow-safe norm when even double overflows.
 template <class G>
 double gradient_norm(const G& g) {
-  const auto gd = g.template cast<double>();
-  const double n = gd.norm();
-  if (std::isfinite(n) || !g.allFinite()) return n;
-  return double(gd.eval().stableNorm());
+  // cast<double>() of a double gradient is a copy, not a view: an allocation per call
+  if constexpr (std::is_same_v<typename G::Scalar, double>) {
+    const double n = g.norm();
+    if (std::isfinite(n) || !g.allFinite()) return n;
+    return g.stableNorm();
+  } else {
+    const auto gd = g.template cast<double>();
+    const double n = gd.norm();
+    if (std::isfinite(n) || !g.allFinite()) return n;
+    return double(gd.eval().stableNorm());
+  }
 }
 
 /// Throws std::invalid_argument when the objective resized the gradient it was handed.

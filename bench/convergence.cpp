@@ -26,7 +26,10 @@
 // Optimizers run with their torch defaults otherwise (momentum 0.9 for the SGD variants), so AdamW
 // decays its weights by its default 1e-2 and converges to a different point than f*'s. The grid search runs once per
 // (problem, optimizer) before timing; the timed benchmark then runs the chosen learning rate. Everything is seeded:
-// runs are reproducible.
+// runs are reproducible. ASGD is judged at its iterate, what torch leaves in the parameters: its
+// average ax never feeds back into it, so t0 (when averaging starts) cannot change these losses.
+// Rprop's lr is only its initial step size (the step sizes then adapt per coordinate), and Rprop
+// is a full-batch method: on minibatches the gradient's sign flips with the noise and its steps shrink.
 //
 // Counters: lr, iterations_to_target (or epochs_to_target; -1 if not reached), seconds_to_target,
 // final_loss, final_gap (final_loss − f*), f_star. The benchmark's own time is the whole budget.
@@ -150,6 +153,12 @@ void for_each_optimizer(Body&& body) {
   body("Adagrad", [](double lr) { return descent::Adagrad<V>({.lr = lr}); });
   body("RMSProp", [](double lr) { return descent::RMSProp<V>({.lr = lr}); });
   body("RMSProp_centered", [](double lr) { return descent::RMSProp<V>({.lr = lr, .centered = true}); });
+  body("NAdam", [](double lr) { return descent::NAdam<V>({.lr = lr}); });
+  body("RAdam", [](double lr) { return descent::RAdam<V>({.lr = lr}); });
+  body("Adamax", [](double lr) { return descent::Adamax<V>({.lr = lr}); });
+  body("Adadelta", [](double lr) { return descent::Adadelta<V>({.lr = lr}); });
+  body("ASGD", [](double lr) { return descent::ASGD<V>({.lr = lr}); });
+  body("Rprop", [](double lr) { return descent::Rprop<V>({.lr = lr}); });
 }
 
 // Registers one benchmark per optimizer for problem `f` (kept alive by the shared pointer).

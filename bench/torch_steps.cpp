@@ -11,6 +11,12 @@
 //   torch/<Variant>/<type>/<n>    torch::optim::<Optimizer>::step() on one parameter tensor of n
 //                                 float or double, Variant in SGD_momentum, Adam, Adagrad, RMSProp
 //
+// NAdam, RAdam, Adamax, Adadelta, ASGD and Rprop have no torch/ peer: libtorch 1.13's C++ frontend
+// (Debian 12's libtorch-dev, what this file builds against) has only SGD, Adam, AdamW, Adagrad,
+// RMSprop and LBFGS; they exist only in Python's torch.optim there, whose per-step interpreter and
+// dispatch cost would be measured instead of the update's. Newer PyTorch sources add C++ Adadelta,
+// Adamax and NAdam: a peer for those is a case here once the build requires that libtorch.
+//
 // Same options as step_throughput's descent/<Variant> and hand/<Variant> (lr = 1e-4, momentum 0.9
 // for SGD, torch's defaults otherwise), and from bench/common.hpp, which step_throughput.cpp uses
 // too, the same data (parameters uniform in [-1, 1], gradients with 0.05 <= |g| <= 1, the same

@@ -12,11 +12,12 @@
 // - The problem is smooth and strongly convex (l2 > 0), so its minimum f* is unique; Newton's
 //   method (the problem's minimizer()) computes it to a gradient norm below 1e-10, and "how far
 //   from the optimum" has an exact answer.
-// - GD steps on the full training set (descent::minimize); the nine others on minibatches of 32
-//   (descent::train), the regime they are designed for. GD is SGD with a batch of everything, so
-//   a full-batch SGD line would only repeat GD's. Steps therefore differ in cost: the budget and
-//   the curves count epochs (passes over the training set, the same gradient work for everybody)
-//   and seconds, not steps.
+// - GD and Rprop step on the full training set (descent::minimize); the fourteen others on
+//   minibatches of 32 (descent::train): each in the regime it is designed for. GD is SGD with a
+//   batch of everything, so a full-batch SGD line would only repeat GD's; Rprop follows the signs
+//   of the gradient, which minibatch noise flips at random (each flip shrinks its step). Steps
+//   therefore differ in cost: the budget and the curves count epochs (passes over the training
+//   set, the same gradient work for everybody) and seconds, not steps.
 // - Learning rates are constant, other options torch.optim's defaults. A stochastic method with a
 //   constant rate stalls at a noise floor that shrinks with the rate, so the final loss after a
 //   fixed budget rewards the rate that balances speed against that floor.
@@ -262,7 +263,7 @@ int main(int argc, char** argv) try {
               static_cast<long long>(s.train.dimension()), static_cast<long long>(s.train.size()));
   std::printf("  f* = %.12f (Newton's method, gradient norm %.1e); target: f - f* <= %g f* = %.2e\n", s.f_star,
               newton_gradient_norm, target_gap, s.target - s.f_star);
-  std::printf("  GD: full batch (descent::minimize); the others: minibatches of %lld (descent::train);\n",
+  std::printf("  GD, Rprop: full batch (descent::minimize); the others: minibatches of %lld (descent::train);\n",
               static_cast<long long>(s.batch_size));
   std::printf("  all for %lld epochs from x = 0, compared per epoch and per second\n",
               static_cast<long long>(s.epochs));
@@ -286,6 +287,15 @@ int main(int argc, char** argv) try {
   compare("Adagrad", Minibatch, [](double lr) { return descent::Adagrad<V>({.lr = lr}); });
   compare("RMSProp", Minibatch, [](double lr) { return descent::RMSProp<V>({.lr = lr}); });
   compare("RMSProp centered", Minibatch, [](double lr) { return descent::RMSProp<V>({.lr = lr, .centered = true}); });
+  compare("NAdam", Minibatch, [](double lr) { return descent::NAdam<V>({.lr = lr}); });
+  compare("RAdam", Minibatch, [](double lr) { return descent::RAdam<V>({.lr = lr}); });
+  compare("Adamax", Minibatch, [](double lr) { return descent::Adamax<V>({.lr = lr}); });
+  compare("Adadelta", Minibatch, [](double lr) { return descent::Adadelta<V>({.lr = lr}); });
+  // The curve is the iterate's, which is what torch's ASGD leaves in the parameters; the average
+  // ax never feeds back into it.
+  compare("ASGD", Minibatch, [](double lr) { return descent::ASGD<V>({.lr = lr}); });
+  // lr is Rprop's initial step size only: the step sizes adapt per coefficient from there.
+  compare("Rprop", FullBatch, [](double lr) { return descent::Rprop<V>({.lr = lr}); });
 
   std::printf("%-17s %7s %14s %9s %9s %16s %11s %9s\n", "optimizer", "best lr", "final loss", "f - f*", "test acc",
               "epochs (steps)", "time to", "total");

@@ -103,6 +103,33 @@ nlohmann::json describe(const descent::NAdamOptions& o) {
 nlohmann::json describe(const descent::RAdamOptions& o) {
   return {{"lr", o.lr}, {"beta1", o.beta1}, {"beta2", o.beta2}, {"eps", o.eps}, {"weight_decay", o.weight_decay}};
 }
+nlohmann::json describe(const descent::AdamaxOptions& o) {
+  return {{"lr", o.lr},
+          {"beta1", o.beta1},
+          {"beta2", o.beta2},
+          {"eps", o.eps},
+          {"weight_decay", o.weight_decay},
+          {"maximize", o.maximize}};
+}
+nlohmann::json describe(const descent::AdadeltaOptions& o) {
+  return {{"lr", o.lr}, {"rho", o.rho}, {"eps", o.eps}, {"weight_decay", o.weight_decay}, {"maximize", o.maximize}};
+}
+nlohmann::json describe(const descent::ASGDOptions& o) {
+  return {{"lr", o.lr},
+          {"lambd", o.lambd},
+          {"alpha", o.alpha},
+          {"t0", o.t0},
+          {"weight_decay", o.weight_decay},
+          {"maximize", o.maximize}};
+}
+nlohmann::json describe(const descent::RpropOptions& o) {
+  return {{"lr", o.lr},
+          {"eta_minus", o.eta_minus},
+          {"eta_plus", o.eta_plus},
+          {"step_size_min", o.step_size_min},
+          {"step_size_max", o.step_size_max},
+          {"maximize", o.maximize}};
+}
 
 nlohmann::json values(const Vec& v) {
   nlohmann::json out = nlohmann::json::array();
@@ -244,6 +271,24 @@ int main(int argc, char** argv) {
     r.run<descent::NAdam<Vec>>("nadam_before_first_step", "NAdam", {.lr = 0.05}, {.k = 0});
     r.run<descent::RAdam<Vec>>("radam", "RAdam", {.lr = 0.05});
     r.run<descent::RAdam<Vec>>("radam_wd_beta2", "RAdam", {.lr = 0.05, .beta2 = 0.99, .weight_decay = 0.1});
+    // Adamax (exp_inf, a running max), Adadelta (torch's step a Python int), ASGD (eta and mu:
+    // doubles in descent, 0-d tensors in torch; t0 = 2 and t0 = 0 so that the average is a running
+    // mean before K and after it, where torch's default t0 = 1e6 would only ever copy p into ax) and
+    // Rprop (prev, step_size; the second case's step sizes are at both bounds by K).
+    r.run<descent::Adamax<Vec>>("adamax", "Adamax", {.lr = 0.05});
+    r.run<descent::Adamax<Vec>>("adamax_wd_betas", "Adamax",
+                                {.lr = 0.05, .beta1 = 0.8, .beta2 = 0.99, .weight_decay = 0.1});
+    r.run<descent::Adadelta<Vec>>("adadelta_default", "Adadelta", {});
+    r.run<descent::Adadelta<Vec>>("adadelta_wd_rho", "Adadelta", {.lr = 0.5, .rho = 0.8, .weight_decay = 0.1});
+    r.run<descent::ASGD<Vec>>("asgd_t0_2", "ASGD", {.lr = 0.05, .lambd = 1e-2, .t0 = 2});
+    r.run<descent::ASGD<Vec>>("asgd_t0_0_alpha_wd", "ASGD",
+                              {.lr = 0.1, .lambd = 0.1, .alpha = 0.5, .t0 = 0, .weight_decay = 0.1});
+    r.run<descent::ASGD<Vec>>("asgd_before_first_step", "ASGD", {.lr = 0.05, .t0 = 2}, {.k = 0});
+    r.run<descent::Rprop<Vec>>("rprop", "Rprop", {.lr = 0.05});
+    r.run<descent::Rprop<Vec>>(
+        "rprop_etas_bounds", "Rprop",
+        {.lr = 0.1, .eta_minus = 0.3, .eta_plus = 1.5, .step_size_min = 0.02, .step_size_max = 0.2});
+    r.run<descent::Rprop<Vec>>("rprop_before_first_step", "Rprop", {.lr = 0.05}, {.k = 0});
     r.write_manifest();
     return r.ok() ? 0 : 1;
   } catch (const std::exception& e) {

@@ -23,8 +23,9 @@ Exit status: 0 all within tolerance, 1 a mismatch or a bad file, 77 (ctest's ski
 
 The mapping, descent -> torch 1.13 (optimizer state_dict()["state"][0])
 ---------------------------------------------------------------------------
-Options: descent's field names are torch's except betas = (beta1, beta2); foreach=False (the
-single-tensor path, the one descent reproduces), capturable/differentiable/fused at their defaults.
+Options: descent's field names are torch's except betas = (beta1, beta2) and Rprop's (below);
+foreach=False (the single-tensor path, the one descent reproduces), capturable/differentiable/fused
+at their defaults.
 
   Adam, AdamW   step = tensor(float(steps)); exp_avg, exp_avg_sq, and max_exp_avg_sq when amsgrad.
   SGD           momentum_buffer when has_momentum_buffer; otherwise no key, and both torch and descent
@@ -44,9 +45,19 @@ single-tensor path, the one descent reproduces), capturable/differentiable/fused
   NAdam         step = tensor(float(steps)); mu_product = tensor(mu_product) (descent: a double in the
                 metadata; torch: a 0-d tensor of the default dtype, float64 here); exp_avg, exp_avg_sq.
   RAdam         step = tensor(float(steps)); exp_avg, exp_avg_sq.
+  Adamax        step = tensor(float(steps)); exp_avg, exp_inf.
+  Adadelta      step = steps (a Python int in torch 1.13's Adadelta, which never reads it);
+                square_avg, acc_delta.
+  ASGD          step = tensor(float(steps)); eta = tensor(eta), mu = tensor(mu) (descent: doubles in
+                the metadata; torch: 0-d tensors of the default dtype, float64 here); ax. torch's
+                first step creates eta = lr and mu = 1, which a descent ASGD saved before its first
+                step also starts from: its state is left empty.
+  Rprop         step = steps (a Python int); prev, step_size. Options: etas = (eta_minus, eta_plus),
+                step_sizes = (step_size_min, step_size_max).
 
-Before the first step (steps == 0) the Adam and RMSProp arrays are empty: torch's state is left empty
-and torch creates the same zeros at its first step. The cases *_before_first_step and
+Before the first step (steps == 0) descent's arrays are empty: torch's state is left empty (but
+Adagrad's, above) and torch creates at its first step what descent creates at its own (zeros;
+Rprop's step_size = lr; ASGD's eta = lr, mu = 1). The cases *_before_first_step and
 rmsprop_momentum_at_k of the table exercise these corners; for the last one "from x0" cannot run
 (torch raises the KeyError) and is reported as such. Grouped (several parameter groups) is not mapped
 here.
@@ -144,6 +155,29 @@ def torch_optimizer(meta, tensors, entry, param):
         kwargs = dict(opts("lr", "eps", "weight_decay"), betas=(number(meta["beta1"]), number(meta["beta2"])))
         if steps > 0:
             state = {"step": torch.tensor(float(steps)), "exp_avg": array("exp_avg"), "exp_avg_sq": array("exp_avg_sq")}
+    elif kind == "Adamax":
+        cls = torch.optim.Adamax
+        kwargs = dict(opts("lr", "eps", "weight_decay", "maximize"),
+                      betas=(number(meta["beta1"]), number(meta["beta2"])))
+        if steps > 0:
+            state = {"step": torch.tensor(float(steps)), "exp_avg": array("exp_avg"), "exp_inf": array("exp_inf")}
+    elif kind == "Adadelta":
+        cls = torch.optim.Adadelta
+        kwargs = opts("lr", "rho", "eps", "weight_decay", "maximize")
+        if steps > 0:
+            state = {"step": int(steps), "square_avg": array("square_avg"), "acc_delta": array("acc_delta")}
+    elif kind == "ASGD":
+        cls = torch.optim.ASGD
+        kwargs = opts("lr", "lambd", "alpha", "t0", "weight_decay", "maximize")
+        if steps > 0:
+            state = {"step": torch.tensor(float(steps)), "eta": torch.tensor(number(meta["eta"])),
+                     "mu": torch.tensor(number(meta["mu"])), "ax": array("ax")}
+    elif kind == "Rprop":
+        cls = torch.optim.Rprop
+        kwargs = dict(opts("lr", "maximize"), etas=(number(meta["eta_minus"]), number(meta["eta_plus"])),
+                      step_sizes=(number(meta["step_size_min"]), number(meta["step_size_max"])))
+        if steps > 0:
+            state = {"step": int(steps), "prev": array("prev"), "step_size": array("step_size")}
     else:
         raise ValueError("entry '%s': no torch mapping for a descent %s" % (entry, kind))
     opt = cls([param], foreach=False, **kwargs)
@@ -193,6 +227,16 @@ STATE_FIELDS = {
     "GradientDescent": [],
     "NAdam": ["exp_avg", "exp_avg_sq"],
     "RAdam": ["exp_avg", "exp_avg_sq"],
+    "Adamax": ["exp_avg", "exp_inf"],
+    "Adadelta": ["square_avg", "acc_delta"],
+    "ASGD": ["ax"],
+    "Rprop": ["prev", "step_size"],
+}
+
+# descent's per-optimizer numbers in the metadata -> torch's 0-d state tensors (the same names)
+STATE_SCALARS = {
+    "NAdam": ["mu_product"],
+    "ASGD": ["eta", "mu"],
 }
 
 
@@ -247,8 +291,9 @@ def check_case(case, manifest, folder, problem):
         key = "optimizer." + field
         if key in tensors and tensors[key].size > 0:  # descent's arrays are empty before the first step
             state_error = max(state_error, error(torch_state[field].numpy(), tensors[key]))
-    if k > 0 and meta["kind"] == "NAdam":  # a value in descent's metadata, a 0-d tensor in torch's state
-        state_error = max(state_error, error([float(torch_state["mu_product"])], [number(meta["mu_product"])]))
+    if k > 0:
+        for field in STATE_SCALARS.get(meta["kind"], []):
+            state_error = max(state_error, error([float(torch_state[field])], [number(meta[field])]))
     if k > 0 and "step" in torch_state and float(torch_state["step"]) != float(meta["steps"]):
         raise ValueError("torch's step is %s after %d steps" % (torch_state["step"], k))
     errors["state at K"] = state_error

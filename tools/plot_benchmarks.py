@@ -54,6 +54,10 @@ VARIANTS = {
     "RMSProp_centered_momentum": 9,
     "ASGD": 5,
     "Rprop": 7,
+    "Adamax": 7,
+    "Adadelta": 7,
+    "NAdam": 7,
+    "RAdam": 7,
 }
 SIZEOF = {"float": 4, "double": 8}
 UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -239,7 +243,7 @@ def ratio_table(data, typ="float", sizes=(1_000, 100_000, 10_000_000)):
 # Convergence
 
 OPTIMIZER_ORDER = ["GradientDescent", "SGD_momentum", "SGD_nesterov", "Adam", "AMSGrad", "AdamW", "Adagrad",
-                   "RMSProp", "RMSProp_centered"]
+                   "RMSProp", "RMSProp_centered", "NAdam", "RAdam", "Adamax", "Adadelta", "ASGD", "Rprop"]
 GAP_FLOOR = 1e-16
 
 
@@ -300,7 +304,9 @@ def plot_convergence(data, path):
         return False
     reps = repetitions(data["benchmarks"])
     nrows = len(problems)
-    height = 2.35 * nrows + 0.9
+    # 0.2 in per bar keeps the labels (fontsize 7.5) apart however many optimizers there are.
+    bars = max(len(opts) for opts in problems.values())
+    height = (0.55 + 0.2 * bars) * nrows + 0.9
     fig, axes = plt.subplots(nrows, 3, figsize=(13, height), squeeze=False)
     reached_color, missed_color = "#2a7ab9", "#bbbbbb"
     for row_axes, (problem, opts) in zip(axes, problems.items()):

@@ -47,7 +47,8 @@ with A symmetric positive definite (a random rotation of log-spaced eigenvalues 
 mixed magnitudes), drawn in float64 from a torch.Generator seeded from the case name; the float32
 case uses the same problem rounded to float32 and evaluates g in float32 from torch's own float32
 parameters. Every step's gradient is STORED, so that the C++ side replays exactly the same
-gradients (it never recomputes g).
+gradients (it never recomputes g). The problem's construction, torch's defaults, descent's option
+order and the mapping of options to torch's keywords are tools/make_torch_reference.py's.
 
 File format (whitespace separated; '#' lines are comments)
 ----------------------------------------------------------
@@ -77,16 +78,18 @@ Floats are written with %.17g (float64) or %.9g (float32), which round-trip exac
 event values (Python floats) with repr. Descent classes: SGD, Adam, AdamW, Adagrad, RMSProp.
 """
 
-import math
 import os
 import sys
 import zlib
 
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_torch_reference as ref  # noqa: E402  (the problem, torch's defaults, descent's option order)
+
 STEPS = 40
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests", "data", "group_reference.txt")
-DTYPES = [("float64", torch.float64, "%.17g"), ("float32", torch.float32, "%.9g")]
+DTYPES = ref.DTYPES
 
 # (name, rows, cols, frozen); cols = 1 with a 1-D tensor for vectors.
 LAYOUT = [("W1", 3, 4, False), ("b1", 3, 1, False), ("E", 2, 2, True), ("W2", 2, 3, False), ("b2", 2, 1, False)]
@@ -98,27 +101,7 @@ for _name, _r, _c, _f in LAYOUT:
 N = _at
 VECTORS = {"b1", "b2"}  # 1-D tensors
 
-TORCH_CLASS = {"SGD": "SGD", "Adam": "Adam", "AdamW": "AdamW", "Adagrad": "Adagrad", "RMSProp": "RMSprop"}
-# torch 1.13's defaults in descent's field names, and descent's field order. SGD's lr has no default in
-# torch (it is 'required'); every group here gives one.
-TORCH_DEFAULTS = {
-    "SGD": {"momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False, "maximize": False},
-    "Adam": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False,
-             "maximize": False},
-    "AdamW": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 1e-2, "amsgrad": False,
-              "maximize": False},
-    "Adagrad": {"lr": 1e-2, "lr_decay": 0.0, "weight_decay": 0.0, "initial_accumulator_value": 0.0, "eps": 1e-10,
-                "maximize": False},
-    "RMSProp": {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0, "momentum": 0.0, "centered": False,
-                "maximize": False},
-}
-OPTION_ORDER = {
-    "SGD": ["lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"],
-    "Adam": ["lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "maximize"],
-    "AdamW": ["lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "maximize"],
-    "Adagrad": ["lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize"],
-    "RMSProp": ["lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"],
-}
+TORCH_CLASS = ref.TORCH_CLASS
 
 
 def case_list():
@@ -189,57 +172,27 @@ def flat_of(tensors, dtype):
 
 
 def make_problem(seed):
-    gen = torch.Generator().manual_seed(seed)
-    f64 = torch.float64
-
-    def uniform(lo, hi, size):
-        return lo + (hi - lo) * torch.rand(size, generator=gen, dtype=f64)
-
-    q, _ = torch.linalg.qr(torch.randn(N, N, generator=gen, dtype=f64))
-    eig = torch.logspace(math.log10(0.05), math.log10(2.0), N, dtype=f64)
-    a = (q * eig) @ q.T
-    a = 0.5 * (a + a.T) + torch.diag(10.0 ** uniform(-2.0, 0.3, N))
-    c = torch.randn(N, generator=gen, dtype=f64) * 10.0 ** uniform(-1.0, 0.5, N)
-    p0 = c + torch.randn(N, generator=gen, dtype=f64) * 10.0 ** uniform(-1.0, 0.5, N)
-    noise = torch.randn(STEPS, N, generator=gen, dtype=f64) * 10.0 ** uniform(-3.0, -0.5, N)
-    return a, c, p0, noise
+    """A, c, p0 and the noise, in float64: make_torch_reference's problem in N coordinates over
+    STEPS steps, with this file's own magnitudes."""
+    return ref.make_problem(seed, n=N, steps=STEPS, curvature=(-2.0, 0.3), target=(-1.0, 0.5), start=(-1.0, 0.5),
+                            noise_decades=(-3.0, -0.5), noise_scales_first=False)
 
 
 def torch_group(descent_cls, names, opts, tensors):
-    """The param-group dict given to torch for one group."""
-    d = {"params": [tensors[n] for n in names]}
-    for key, value in opts.items():
-        if key in ("beta1", "beta2"):
-            continue
-        d[key] = value
-    if "beta1" in opts or "beta2" in opts:
-        assert "beta1" in opts and "beta2" in opts, "give both betas (torch takes them as a pair)"
-        d["betas"] = (opts["beta1"], opts["beta2"])
-    return d
+    """The param-group dict given to torch for one group: its options as torch's keywords (foreach
+    goes to the constructor)."""
+    kwargs = ref.torch_kwargs(descent_cls, opts)
+    del kwargs["foreach"]
+    return {"params": [tensors[n] for n in names], **kwargs}
 
 
 def group_options(descent_cls, opts, common):
-    defaults = TORCH_DEFAULTS[descent_cls]
-    rows = []
-    for key in OPTION_ORDER[descent_cls]:
-        if key in opts:
-            rows.append((key, opts[key], True))
-        elif key in common:
-            rows.append((key, common[key], True))
-        elif key in defaults:
-            rows.append((key, defaults[key], False))
-        else:
-            raise ValueError("%s: option %s has no torch default and was not given" % (descent_cls, key))
-    unknown = (set(opts) | set(common)) - set(OPTION_ORDER[descent_cls])
+    """[(name, value, explicit?)] of one group in descent's field order: the group's own options,
+    else the constructor's (`common`, every group's), else torch's defaults."""
+    unknown = (set(opts) | set(common)) - set(ref.OPTION_ORDER[descent_cls])
     if unknown:
         raise ValueError("unknown options %s" % sorted(unknown))
-    return rows
-
-
-def format_option(v):
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return repr(float(v))
+    return ref.all_options(descent_cls, {**common, **opts})
 
 
 def apply_event(opt, descent_cls, kind, g, value):
@@ -291,7 +244,7 @@ def run_case(name, descent_cls, groups, events, common, dtype_name, dtype, fmt, 
         lines.append("  group %d %s" % (g, " ".join(names)))
     for g, (names, opts) in enumerate(groups):
         for key, value, explicit in group_options(descent_cls, opts, common):
-            lines.append("  option %d %s %s %s" % (g, key, format_option(value), "explicit" if explicit else "default"))
+            lines.append("  option %d %s %s %s" % (g, key, ref.format_value(value), "explicit" if explicit else "default"))
     lines.append("  initial " + row(x0))
 
     by_step = {}

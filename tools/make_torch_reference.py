@@ -239,22 +239,29 @@ def case_list():
     return cases
 
 
-def make_problem(seed):
-    """A, c, p0 and the noise sequence, in float64, from a generator seeded with `seed`."""
+def make_problem(seed, n=N, steps=STEPS, curvature=(-2.0, 0.5), target=(-2.0, 1.0), start=(-1.5, 0.7),
+                 noise_decades=(-3.0, 0.0), noise_scales_first=True):
+    """A, c, p0 and the noise sequence, in float64, from a generator seeded with `seed`: n coordinates
+    and `steps` noise vectors. The pairs are log10 ranges of per-coordinate magnitudes: the diagonal
+    added to A, c, p0's offset from c, the noise. tools/make_group_reference.py passes its own, and
+    noise_scales_first=False: it draws the noise before its scales, an order its data depend on."""
     gen = torch.Generator().manual_seed(seed)
     f64 = torch.float64
 
     def uniform(lo, hi, size):
         return lo + (hi - lo) * torch.rand(size, generator=gen, dtype=f64)
 
-    q, _ = torch.linalg.qr(torch.randn(N, N, generator=gen, dtype=f64))
-    eig = torch.logspace(math.log10(0.05), math.log10(2.0), N, dtype=f64)
+    q, _ = torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=f64))
+    eig = torch.logspace(math.log10(0.05), math.log10(2.0), n, dtype=f64)
     a = (q * eig) @ q.T
-    a = 0.5 * (a + a.T) + torch.diag(10.0 ** uniform(-2.0, 0.5, N))  # mixed per-coordinate curvature
-    c = torch.randn(N, generator=gen, dtype=f64) * 10.0 ** uniform(-2.0, 1.0, N)
-    p0 = c + torch.randn(N, generator=gen, dtype=f64) * 10.0 ** uniform(-1.5, 0.7, N)
-    noise_scale = 10.0 ** uniform(-3.0, 0.0, N)
-    noise = torch.randn(STEPS, N, generator=gen, dtype=f64) * noise_scale
+    a = 0.5 * (a + a.T) + torch.diag(10.0 ** uniform(*curvature, n))  # mixed per-coordinate curvature
+    c = torch.randn(n, generator=gen, dtype=f64) * 10.0 ** uniform(*target, n)
+    p0 = c + torch.randn(n, generator=gen, dtype=f64) * 10.0 ** uniform(*start, n)
+    if noise_scales_first:
+        noise_scale = 10.0 ** uniform(*noise_decades, n)
+        noise = torch.randn(steps, n, generator=gen, dtype=f64) * noise_scale
+    else:
+        noise = torch.randn(steps, n, generator=gen, dtype=f64) * 10.0 ** uniform(*noise_decades, n)
     return a, c, p0, noise
 
 

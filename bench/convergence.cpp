@@ -120,7 +120,8 @@ Outcome run(F& f, const Setup& s, O optimizer) {
     const auto r = descent::minimize(f, x, optimizer, {.max_iterations = s.budget, .gradient_tolerance = 0}, watch);
     out.final_loss = r.reason == descent::StopReason::NonFinite ? std::numeric_limits<double>::infinity() : r.loss;
   } else {
-    if constexpr (descent::StochasticObjective<F, V>) {
+    // L-BFGS needs the full objective: it is not registered for minibatch runs
+    if constexpr (descent::StochasticObjective<F, V> && descent::Optimizer<O, V>) {
       descent::MinibatchSampler sampler(f.size(), {.batch_size = s.batch, .seed = 1});
       double last = std::numeric_limits<double>::infinity();
       auto watch = [&](const descent::Progress<V>& p) {
@@ -159,6 +160,12 @@ void for_each_optimizer(Body&& body) {
   body("Adadelta", [](double lr) { return descent::Adadelta<V>({.lr = lr}); });
   body("ASGD", [](double lr) { return descent::ASGD<V>({.lr = lr}); });
   body("Rprop", [](double lr) { return descent::Rprop<V>({.lr = lr}); });
+  // max_iter = 1: one minimize iteration is one L-BFGS iteration (with its line search's
+  // evaluations), so iteration counts compare with the others'
+  body("LBFGS", [](double lr) {
+    return descent::LBFGS<V>({.lr = lr, .max_iter = 1, .tolerance_grad = 0, .tolerance_change = 0,
+                              .line_search = descent::LineSearch::StrongWolfe});
+  });
 }
 
 // Registers one benchmark per optimizer for problem `f` (kept alive by the shared pointer).
@@ -166,6 +173,7 @@ template <class F>
 void register_problem(std::shared_ptr<F> f, Setup setup) {
   auto shared_setup = std::make_shared<Setup>(std::move(setup));
   for_each_optimizer([&](const char* name, auto make) {
+    if (shared_setup->batch != 0 && !descent::Optimizer<decltype(make(1.0)), V>) return;  // full batch only
     const std::string bench_name = "convergence/" + shared_setup->name + "/" + name;
     benchmark::RegisterBenchmark(bench_name.c_str(),
                                  [f, shared_setup, make](benchmark::State& state) {

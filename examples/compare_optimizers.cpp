@@ -12,7 +12,7 @@
 // - The problem is smooth and strongly convex (l2 > 0), so its minimum f* is unique; Newton's
 //   method (the problem's minimizer()) computes it to a gradient norm below 1e-10, and "how far
 //   from the optimum" has an exact answer.
-// - GD and Rprop step on the full training set (descent::minimize); the fourteen others on
+// - GD, Rprop and L-BFGS step on the full training set (descent::minimize); the fourteen others on
 //   minibatches of 32 (descent::train): each in the regime it is designed for. GD is SGD with a
 //   batch of everything, so a full-batch SGD line would only repeat GD's; Rprop follows the signs
 //   of the gradient, which minibatch noise flips at random (each flip shrinks its step). Steps
@@ -116,7 +116,7 @@ Run run(const Setup& s, Optimizer optimizer, double lr, Regime regime) {
     // gradient_tolerance = 0: spend the whole budget, like the others.
     descent::minimize(s.train, x, optimizer, descent::StopCriteria{.max_iterations = s.epochs, .gradient_tolerance = 0},
                       curve);
-  } else {
+  } else if constexpr (descent::Optimizer<Optimizer, V>) {  // L-BFGS has the full-batch regime only
     // The same seed for every run: every optimizer sees the same sequence of minibatches.
     descent::MinibatchSampler sampler(s.train.size(), {.batch_size = s.batch_size, .seed = s.sampler_seed});
     descent::train(s.train, x, optimizer, sampler, descent::StopCriteria{.max_iterations = 0, .max_epochs = s.epochs},
@@ -263,7 +263,7 @@ int main(int argc, char** argv) try {
               static_cast<long long>(s.train.dimension()), static_cast<long long>(s.train.size()));
   std::printf("  f* = %.12f (Newton's method, gradient norm %.1e); target: f - f* <= %g f* = %.2e\n", s.f_star,
               newton_gradient_norm, target_gap, s.target - s.f_star);
-  std::printf("  GD, Rprop: full batch (descent::minimize); the others: minibatches of %lld (descent::train);\n",
+  std::printf("  GD, Rprop, L-BFGS: full batch (descent::minimize); the others: minibatches of %lld (descent::train);\n",
               static_cast<long long>(s.batch_size));
   std::printf("  all for %lld epochs from x = 0, compared per epoch and per second\n",
               static_cast<long long>(s.epochs));
@@ -296,6 +296,11 @@ int main(int argc, char** argv) try {
   compare("ASGD", Minibatch, [](double lr) { return descent::ASGD<V>({.lr = lr}); });
   // lr is Rprop's initial step size only: the step sizes adapt per coefficient from there.
   compare("Rprop", FullBatch, [](double lr) { return descent::Rprop<V>({.lr = lr}); });
+  // Fixed steps, one iteration per step: one gradient per iteration, so an iteration is an epoch
+  // here too (a line search would spend several evaluations per iteration).
+  compare("L-BFGS", FullBatch, [](double lr) {
+    return descent::LBFGS<V>({.lr = lr, .max_iter = 1, .tolerance_grad = 0, .tolerance_change = 0});
+  });
 
   std::printf("%-17s %7s %14s %9s %9s %16s %11s %9s\n", "optimizer", "best lr", "final loss", "f - f*", "test acc",
               "epochs (steps)", "time to", "total");

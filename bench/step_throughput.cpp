@@ -233,6 +233,56 @@ template <class T>
   }
 }
 
+// Lion, Schedule-Free AdamW and Schedule-Free SGD. The schedule-free loops take torch.lerp's
+// form chosen on the scalar weight c (|c| < 0.5: y + c·(z − y), else z − (z − y)·(1 − c)).
+template <bool Decay, class T>
+[[gnu::noinline]] void hand_lion(Index n, T* __restrict p, const T* __restrict g, T* __restrict m, T shrink, T lr, T b1,
+                                 T c1, T b2, T c2) {
+  for (Index i = 0; i < n; ++i) {
+    const T gi = g[i];
+    T pi = p[i];
+    if constexpr (Decay) pi = pi * shrink;
+    const T c = b1 * m[i] + c1 * gi;
+    p[i] = pi - lr * (T(T(0) < c) - T(c < T(0)));
+    m[i] = b2 * m[i] + c2 * gi;
+  }
+}
+
+template <bool Small, class T>
+[[gnu::noinline]] void hand_sf_adamw(Index n, T* __restrict p, const T* __restrict g, T* __restrict z,
+                                     T* __restrict v, T b2, T c2, T eps, T c, T rest, T y_step, T z_step) {
+  for (Index i = 0; i < n; ++i) {
+    const T gi = g[i];
+    const T vi = b2 * v[i] + c2 * (gi * gi);
+    v[i] = vi;
+    const T u = gi / (std::sqrt(vi) + eps);
+    const T zi = z[i];
+    T yi = p[i];
+    if constexpr (Small)
+      yi = yi + c * (zi - yi);
+    else
+      yi = zi - (zi - yi) * rest;
+    p[i] = yi + y_step * u;
+    z[i] = zi - z_step * u;
+  }
+}
+
+template <bool Small, class T>
+[[gnu::noinline]] void hand_sf_sgd(Index n, T* __restrict p, const T* __restrict g, T* __restrict z, T c, T rest,
+                                   T y_step, T z_step) {
+  for (Index i = 0; i < n; ++i) {
+    const T gi = g[i];
+    const T zi = z[i];
+    T yi = p[i];
+    if constexpr (Small)
+      yi = yi + c * (zi - yi);
+    else
+      yi = zi - (zi - yi) * rest;
+    p[i] = yi + y_step * gi;
+    z[i] = zi - z_step * gi;
+  }
+}
+
 /// A copy of `options` the compiler cannot see through, as in a program that reads its options at
 /// run time: neither descent's step nor a hand loop gets specialised on this file's constant
 /// option values (folding dampening = 0, i.e. keep = 1, out of SGD's formula, say).
@@ -558,6 +608,102 @@ struct Rprop {
   };
 };
 
+// Lion with decoupled weight decay.
+struct Lion {
+  static constexpr const char* name = "Lion";
+  static constexpr int arrays = 5;  // read p, g, m; write p, m
+  static constexpr bool alternate = false;
+  static constexpr descent::LionOptions options{.lr = 1e-5, .weight_decay = 0.1};
+  template <class T>
+  static auto make() {
+    return descent::Lion<Vec<T>>(opaque(options));
+  }
+  template <class T>
+  struct Hand {
+    explicit Hand(Index n) : m(Vec<T>::Zero(n)) {}
+    void step(T* p, const T* g) {
+      hand_lion<true, T>(m.size(), p, g, m.data(), T(1.0 - o.lr * o.weight_decay), T(o.lr), T(o.beta1),
+                         T(1.0 - o.beta1), T(o.beta2), T(1.0 - o.beta2));
+    }
+    Vec<T> m;
+    descent::LionOptions o = opaque(options);
+  };
+};
+
+/// The schedule-free bookkeeping, written out (warmup, lr_max, weight_sum, c) in double per call.
+struct ScheduleFreeScalars {
+  std::int64_t k = 0;
+  double lr_max = -1.0, weight_sum = 0.0;
+  /// c for the step with lr `lr` (already warmed up and bias-corrected), then k advances.
+  double next(double lr, double r, double power) {
+    lr_max = std::max(lr, lr_max);
+    const double weight = std::pow(double(k + 1), r) * std::pow(lr_max, power);
+    weight_sum += weight;
+    ++k;
+    return weight_sum == 0.0 ? 0.0 : weight / weight_sum;
+  }
+  double warmup(std::int64_t steps) const { return k < steps ? double(k + 1) / double(steps) : 1.0; }
+};
+
+struct SFAdamW {
+  static constexpr const char* name = "ScheduleFreeAdamW";
+  static constexpr int arrays = 7;  // read p, g, z, v; write p, z, v
+  static constexpr bool alternate = false;
+  static constexpr descent::ScheduleFreeAdamWOptions options{.lr = 1e-4};
+  template <class T>
+  static auto make() {
+    return descent::ScheduleFreeAdamW<Vec<T>>(opaque(options));
+  }
+  template <class T>
+  struct Hand {
+    explicit Hand(Index n) : z(Vec<T>::Zero(n)), v(Vec<T>::Zero(n)) {}
+    void step(T* p, const T* g) {
+      if (s.k == 0) std::copy(p, p + z.size(), z.data());
+      const double bc2 = 1.0 - std::pow(o.beta2, double(s.k + 1));
+      const double lr = o.lr * s.warmup(o.warmup_steps) * std::sqrt(bc2);
+      const double c = s.next(lr, o.r, o.weight_lr_power);
+      const T y_step = T(lr * (o.beta1 * (1.0 - c) - 1.0)), z_step = T(lr);
+      if (std::abs(c) < 0.5)
+        hand_sf_adamw<true, T>(z.size(), p, g, z.data(), v.data(), T(o.beta2), T(1.0 - o.beta2), T(o.eps), T(c),
+                               T(1) - T(c), y_step, z_step);
+      else
+        hand_sf_adamw<false, T>(z.size(), p, g, z.data(), v.data(), T(o.beta2), T(1.0 - o.beta2), T(o.eps), T(c),
+                                T(1) - T(c), y_step, z_step);
+    }
+    Vec<T> z, v;
+    ScheduleFreeScalars s;
+    descent::ScheduleFreeAdamWOptions o = opaque(options);
+  };
+};
+
+struct SFSGD {
+  static constexpr const char* name = "ScheduleFreeSGD";
+  static constexpr int arrays = 5;  // read p, g, z; write p, z
+  static constexpr bool alternate = false;
+  static constexpr descent::ScheduleFreeSGDOptions options{.lr = 1e-4};
+  template <class T>
+  static auto make() {
+    return descent::ScheduleFreeSGD<Vec<T>>(opaque(options));
+  }
+  template <class T>
+  struct Hand {
+    explicit Hand(Index n) : z(Vec<T>::Zero(n)) {}
+    void step(T* p, const T* g) {
+      if (s.k == 0) std::copy(p, p + z.size(), z.data());
+      const double lr = o.lr * s.warmup(o.warmup_steps);
+      const double c = s.next(lr, o.r, o.weight_lr_power);
+      const T y_step = T(lr * (o.momentum * (1.0 - c) - 1.0)), z_step = T(lr);
+      if (std::abs(c) < 0.5)
+        hand_sf_sgd<true, T>(z.size(), p, g, z.data(), T(c), T(1) - T(c), y_step, z_step);
+      else
+        hand_sf_sgd<false, T>(z.size(), p, g, z.data(), T(c), T(1) - T(c), y_step, z_step);
+    }
+    Vec<T> z;
+    ScheduleFreeScalars s;
+    descent::ScheduleFreeSGDOptions o = opaque(options);
+  };
+};
+
 /// Adam as separate Eigen statements, the way it is written without a fused kernel: descent::Adam's
 /// formula (except that Eigen's own sqrt() is an estimate refined by Newton steps under its default
 /// EIGEN_FAST_MATH), but four passes over memory (12 arrays of traffic instead of 7) and a
@@ -706,6 +852,9 @@ int main(int argc, char** argv) {
   ok &= register_and_check<Adadelta>();
   ok &= register_and_check<NAdam>();
   ok &= register_and_check<RAdam>();
+  ok &= register_and_check<Lion>();
+  ok &= register_and_check<SFAdamW>();
+  ok &= register_and_check<SFSGD>();
   if (!ok) return 1;
 
   benchmark::Initialize(&argc, argv);

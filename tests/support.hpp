@@ -31,6 +31,12 @@ struct ASGDAveraged { static constexpr bool stateful = true; static constexpr co
 struct ASGDMax { static constexpr bool stateful = true; static constexpr const char* name = "ASGD maximize"; template <class V> static auto make() { return descent::ASGD<V>({.lr = 0.05, .maximize = true}); } };
 struct RpropPlain { static constexpr bool stateful = true; static constexpr const char* name = "Rprop"; template <class V> static auto make() { return descent::Rprop<V>({.lr = 0.01}); } };
 struct RpropBounded { static constexpr bool stateful = true; static constexpr const char* name = "Rprop bounded maximize"; template <class V> static auto make() { return descent::Rprop<V>({.lr = 0.02, .eta_minus = 0.3, .eta_plus = 1.5, .step_size_min = 1e-3, .step_size_max = 0.1, .maximize = true}); } };
+struct LionPlain { static constexpr bool stateful = true; static constexpr const char* name = "Lion"; template <class V> static auto make() { return descent::Lion<V>({.lr = 0.01}); } };
+struct LionDecayMax { static constexpr bool stateful = true; static constexpr const char* name = "Lion decay maximize"; template <class V> static auto make() { return descent::Lion<V>({.lr = 0.01, .beta1 = 0.8, .beta2 = 0.9, .weight_decay = 0.1, .maximize = true}); } };
+struct SFAdamWPlain { static constexpr bool stateful = true; static constexpr const char* name = "ScheduleFreeAdamW"; template <class V> static auto make() { return descent::ScheduleFreeAdamW<V>({.lr = 0.05}); } };
+struct SFAdamWWarmup { static constexpr bool stateful = true; static constexpr const char* name = "ScheduleFreeAdamW decay warmup r"; template <class V> static auto make() { return descent::ScheduleFreeAdamW<V>({.lr = 0.05, .beta1 = 0.3, .weight_decay = 0.01, .warmup_steps = 5, .r = 1.0}); } };
+struct SFSGDPlain { static constexpr bool stateful = true; static constexpr const char* name = "ScheduleFreeSGD"; template <class V> static auto make() { return descent::ScheduleFreeSGD<V>({.lr = 0.1}); } };
+struct SFSGDWarmup { static constexpr bool stateful = true; static constexpr const char* name = "ScheduleFreeSGD L2 warmup power 1"; template <class V> static auto make() { return descent::ScheduleFreeSGD<V>({.lr = 0.2, .momentum = 0.8, .weight_decay = 0.01, .warmup_steps = 10, .weight_lr_power = 1.0}); } };
 // clang-format on
 
 #define DESCENT_TEST_ALL_VARIANTS                                                                                 \
@@ -39,7 +45,8 @@ struct RpropBounded { static constexpr bool stateful = true; static constexpr co
       descent_test::RMSPlain, descent_test::RMSCentered, descent_test::NAdamPlain, descent_test::NAdamDecay,      \
       descent_test::RAdamPlain, descent_test::RAdamDecay, descent_test::AdamaxPlain, descent_test::AdamaxDecayMax, \
       descent_test::AdadeltaPlain, descent_test::AdadeltaDecayMax, descent_test::ASGDAveraged, descent_test::ASGDMax, \
-      descent_test::RpropPlain, descent_test::RpropBounded
+      descent_test::RpropPlain, descent_test::RpropBounded, descent_test::LionPlain, descent_test::LionDecayMax,     \
+      descent_test::SFAdamWPlain, descent_test::SFAdamWWarmup, descent_test::SFSGDPlain, descent_test::SFSGDWarmup
 
 // The gradient and the start are computed without FP contraction, like descent's kernels: with
 // GCC's default -ffp-contract=fast and -march=native, each instantiation (one per holder type)

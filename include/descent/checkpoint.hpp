@@ -45,10 +45,13 @@
 #include "descent/optimizers/adamw.hpp"
 #include "descent/optimizers/asgd.hpp"
 #include "descent/optimizers/gradient_descent.hpp"
+#include "descent/optimizers/lion.hpp"
 #include "descent/optimizers/nadam.hpp"
 #include "descent/optimizers/radam.hpp"
 #include "descent/optimizers/rmsprop.hpp"
 #include "descent/optimizers/rprop.hpp"
+#include "descent/optimizers/schedule_free_adamw.hpp"
+#include "descent/optimizers/schedule_free_sgd.hpp"
 #include "descent/optimizers/sgd.hpp"
 #include "descent/sampler.hpp"
 #include "descent/scheduler.hpp"
@@ -1549,6 +1552,156 @@ struct StateAccess<Rprop<V>> {
     o.steps_ = steps;
     o.prev_.swap(prev);
     o.step_size_.swap(step_size);
+  }
+};
+
+template <class V>
+struct StateAccess<Lion<V>> {
+  using T = Lion<V>;
+  static void save(CheckpointWriter& w, const T& o) {
+    w.kind("Lion");
+    w.value("scalar", checkpoint_scalar<typename V::Scalar>());
+    w.value("steps", o.steps_);
+    w.value("lr", o.options_.lr);
+    w.value("beta1", o.options_.beta1);
+    w.value("beta2", o.options_.beta2);
+    w.value("weight_decay", o.options_.weight_decay);
+    w.value("maximize", o.options_.maximize);
+    w.array("exp_avg", o.m_);
+  }
+  static void load(const CheckpointReader& r, T& o) {
+    r.expect_kind("Lion");
+    expect_scalar<typename V::Scalar>(r);
+    r.expect_option("beta2", o.options_.beta2);
+    r.expect_option("weight_decay", o.options_.weight_decay);
+    r.expect_option("maximize", o.options_.maximize);
+    auto options = o.options_;
+    options.lr = r.number("lr");
+    options.beta1 = r.number("beta1");
+    const std::int64_t steps = steps_of(r);
+    V m = r.template array<V>("exp_avg");
+    try {
+      T probe(options);
+    } catch (const std::invalid_argument& e) {
+      r.fail(concat("holds options the target refuses: ", e.what()));
+    }
+    o.options_ = options;
+    o.steps_ = steps;
+    o.m_.swap(m);
+  }
+};
+
+/// The scalars and the mode of a schedule-free optimizer (ScheduleFreeAdamW, ScheduleFreeSGD),
+/// read and checked: lr_max is −1 before the first step and a finite lr_t >= 0 after it,
+/// weight_sum finite and >= 0.
+struct ScheduleFreeScalars {
+  std::int64_t steps;
+  double lr_max;
+  double weight_sum;
+  bool train_mode;
+};
+
+inline ScheduleFreeScalars schedule_free_scalars(const CheckpointReader& r) {
+  ScheduleFreeScalars s{steps_of(r), r.number("lr_max"), r.number("weight_sum"), r.boolean("train_mode")};
+  const bool lr_max_ok = s.steps == 0 ? s.lr_max == -1.0 : (std::isfinite(s.lr_max) && s.lr_max >= 0.0);
+  if (!lr_max_ok) r.fail(concat("has an invalid lr_max ", format_number(s.lr_max)));
+  if (!(std::isfinite(s.weight_sum) && s.weight_sum >= 0.0) || (s.steps == 0 && s.weight_sum != 0.0))
+    r.fail(concat("has an invalid weight_sum ", format_number(s.weight_sum)));
+  return s;
+}
+
+template <class V>
+struct StateAccess<ScheduleFreeAdamW<V>> {
+  using T = ScheduleFreeAdamW<V>;
+  static void save(CheckpointWriter& w, const T& o) {
+    w.kind("ScheduleFreeAdamW");
+    w.value("scalar", checkpoint_scalar<typename V::Scalar>());
+    w.value("steps", o.steps_);
+    w.value("lr", o.options_.lr);
+    w.value("beta1", o.options_.beta1);
+    w.value("beta2", o.options_.beta2);
+    w.value("eps", o.options_.eps);
+    w.value("weight_decay", o.options_.weight_decay);
+    w.value("warmup_steps", o.options_.warmup_steps);
+    w.value("r", o.options_.r);
+    w.value("weight_lr_power", o.options_.weight_lr_power);
+    w.value("lr_max", o.lr_max_);
+    w.value("weight_sum", o.weight_sum_);
+    w.value("train_mode", o.training_);
+    w.array("z", o.z_);
+    w.array("exp_avg_sq", o.v_);
+  }
+  static void load(const CheckpointReader& r, T& o) {
+    r.expect_kind("ScheduleFreeAdamW");
+    expect_scalar<typename V::Scalar>(r);
+    r.expect_option("beta2", o.options_.beta2);
+    r.expect_option("eps", o.options_.eps);
+    r.expect_option("weight_decay", o.options_.weight_decay);
+    r.expect_option("warmup_steps", o.options_.warmup_steps);
+    r.expect_option("r", o.options_.r);
+    r.expect_option("weight_lr_power", o.options_.weight_lr_power);
+    auto options = o.options_;
+    options.lr = r.number("lr");
+    options.beta1 = r.number("beta1");
+    const ScheduleFreeScalars s = schedule_free_scalars(r);
+    V z = r.template array<V>("z");
+    V v = state_array<V>(r, "exp_avg_sq", s.steps, &z);
+    try {
+      T probe(options);
+    } catch (const std::invalid_argument& e) {
+      r.fail(concat("holds options the target refuses: ", e.what()));
+    }
+    o.options_ = options;
+    o.steps_ = s.steps;
+    o.lr_max_ = s.lr_max;
+    o.weight_sum_ = s.weight_sum;
+    o.training_ = s.train_mode;
+    o.z_.swap(z);
+    o.v_.swap(v);
+  }
+};
+
+template <class V>
+struct StateAccess<ScheduleFreeSGD<V>> {
+  using T = ScheduleFreeSGD<V>;
+  static void save(CheckpointWriter& w, const T& o) {
+    w.kind("ScheduleFreeSGD");
+    w.value("scalar", checkpoint_scalar<typename V::Scalar>());
+    w.value("steps", o.steps_);
+    w.value("lr", o.options_.lr);
+    w.value("momentum", o.options_.momentum);
+    w.value("weight_decay", o.options_.weight_decay);
+    w.value("warmup_steps", o.options_.warmup_steps);
+    w.value("r", o.options_.r);
+    w.value("weight_lr_power", o.options_.weight_lr_power);
+    w.value("lr_max", o.lr_max_);
+    w.value("weight_sum", o.weight_sum_);
+    w.value("train_mode", o.training_);
+    w.array("z", o.z_);
+  }
+  static void load(const CheckpointReader& r, T& o) {
+    r.expect_kind("ScheduleFreeSGD");
+    expect_scalar<typename V::Scalar>(r);
+    r.expect_option("weight_decay", o.options_.weight_decay);
+    r.expect_option("warmup_steps", o.options_.warmup_steps);
+    r.expect_option("r", o.options_.r);
+    r.expect_option("weight_lr_power", o.options_.weight_lr_power);
+    auto options = o.options_;
+    options.lr = r.number("lr");
+    options.momentum = r.number("momentum");
+    const ScheduleFreeScalars s = schedule_free_scalars(r);
+    V z = r.template array<V>("z");
+    try {
+      T probe(options);
+    } catch (const std::invalid_argument& e) {
+      r.fail(concat("holds options the target refuses: ", e.what()));
+    }
+    o.options_ = options;
+    o.steps_ = s.steps;
+    o.lr_max_ = s.lr_max;
+    o.weight_sum_ = s.weight_sum;
+    o.training_ = s.train_mode;
+    o.z_.swap(z);
   }
 };
 

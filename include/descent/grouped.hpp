@@ -207,6 +207,45 @@ class Grouped {
     for (auto& opt : s.optimizers) opt.set_momentum(momentum);
   }
 
+  /// Schedule-free optimizers (ScheduleFreeAdamW, ScheduleFreeSGD): switches every block to eval
+  /// mode, its segment of `params` (the flat vector) from y to x, as O's eval() does. Throws
+  /// std::invalid_argument, before anything is written, when a block does not fit in params.
+  template <detail::ParamsOf<Vector> P>
+    requires requires(BlockOptimizer& o, typename BlockOptimizer::Vector& v) { o.eval(v); }
+  void eval(P&& params) {
+    static_assert(detail::plain_t<P>::IsVectorAtCompileTime,
+                  "descent::Grouped::eval: params must be a vector at compile time (the flat vector)");
+    check_fits(params.size(), "eval");
+    for (auto& group : groups_)
+      for (std::size_t i = 0; i < group.blocks.size(); ++i) {
+        const Block& b = group.blocks[i];
+        group.optimizers[i].eval(params.segment(b.offset, b.size()));
+      }
+  }
+  /// Schedule-free optimizers: switches every block back to train mode (its segment from x to y),
+  /// as O's train() does; otherwise as eval().
+  template <detail::ParamsOf<Vector> P>
+    requires requires(BlockOptimizer& o, typename BlockOptimizer::Vector& v) { o.train(v); }
+  void train(P&& params) {
+    static_assert(detail::plain_t<P>::IsVectorAtCompileTime,
+                  "descent::Grouped::train: params must be a vector at compile time (the flat vector)");
+    check_fits(params.size(), "train");
+    for (auto& group : groups_)
+      for (std::size_t i = 0; i < group.blocks.size(); ++i) {
+        const Block& b = group.blocks[i];
+        group.optimizers[i].train(params.segment(b.offset, b.size()));
+      }
+  }
+  /// Schedule-free optimizers: whether the blocks are in train mode (they switch together; true
+  /// when there is no block).
+  bool training() const
+    requires requires(const BlockOptimizer& o) { o.training(); }
+  {
+    for (const auto& group : groups_)
+      if (!group.optimizers.empty()) return group.optimizers.front().training();
+    return true;
+  }
+
   /// Grouped steps taken since construction or the last reset().
   std::int64_t steps() const { return steps_; }
 
@@ -227,6 +266,18 @@ class Grouped {
       throw std::out_of_range(detail::concat("descent::Grouped::", function, ": group ", std::to_string(g), " of ",
                                              std::to_string(groups_.size())));
     return groups_[g];
+  }
+
+  /// Throws unless every block fits in parameters of `size` coefficients.
+  void check_fits(Eigen::Index size, const char* function) const {
+    if (end_ <= size) return;
+    for (const auto& group : groups_)
+      for (const Block& b : group.blocks)
+        if (b.end() > size)
+          throw std::invalid_argument(detail::concat("descent::Grouped::", function, ": block '", b.name, "' (offset ",
+                                                     std::to_string(b.offset), ", ", detail::shape_text(b.rows, b.cols),
+                                                     ") does not fit in parameters of ", std::to_string(size),
+                                                     " coefficients"));
   }
 
   /// Group g's options changed by `change`, validated by constructing a block optimizer from them.

@@ -695,7 +695,8 @@ class Scheduler {
     if (detail::cycles_momentum(schedule_) && !detail::HasMomentum<O>)
       throw std::invalid_argument(
           "descent::Scheduler: the schedule cycles the momentum (cycle_momentum = true), but the optimizer has no "
-          "momentum (SGD and RMSProp have one; Adam, AdamW, NAdam, RAdam and Adamax cycle beta1); set "
+          "momentum (SGD, RMSProp and ScheduleFreeSGD have one; Adam, AdamW, NAdam, RAdam, Adamax, Lion and "
+          "ScheduleFreeAdamW cycle beta1); set "
           "cycle_momentum = false");
     const std::size_t n = detail::group_count(optimizer);
     initial_lr_.resize(n);

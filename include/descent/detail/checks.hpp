@@ -132,6 +132,12 @@ inline void require_half_open(std::string_view options, std::string_view field, 
     invalid_option(options, field, value, concat("must be in [", format_number(lo), ", ", format_number(hi), ")"));
 }
 
+/// lo < value < hi.
+inline void require_open(std::string_view options, std::string_view field, double value, double lo, double hi) {
+  if (!(value > lo && value < hi))
+    invalid_option(options, field, value, concat("must be in (", format_number(lo), ", ", format_number(hi), ")"));
+}
+
 /// lo <= value <= hi.
 inline void require_closed(std::string_view options, std::string_view field, double value, double lo, double hi) {
   if (!(value >= lo && value <= hi))

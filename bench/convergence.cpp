@@ -160,6 +160,7 @@ void for_each_optimizer(Body&& body) {
   body("Adadelta", [](double lr) { return descent::Adadelta<V>({.lr = lr}); });
   body("ASGD", [](double lr) { return descent::ASGD<V>({.lr = lr}); });
   body("Rprop", [](double lr) { return descent::Rprop<V>({.lr = lr}); });
+  body("Lion", [](double lr) { return descent::Lion<V>({.lr = lr}); });
   // max_iter = 1: one minimize iteration is one L-BFGS iteration (with its line search's
   // evaluations), so iteration counts compare with the others'
   body("LBFGS", [](double lr) {

@@ -12,7 +12,7 @@
 // - The problem is smooth and strongly convex (l2 > 0), so its minimum f* is unique; Newton's
 //   method (the problem's minimizer()) computes it to a gradient norm below 1e-10, and "how far
 //   from the optimum" has an exact answer.
-// - GD, Rprop and L-BFGS step on the full training set (descent::minimize); the fourteen others on
+// - GD, Rprop and L-BFGS step on the full training set (descent::minimize); the fifteen others on
 //   minibatches of 32 (descent::train): each in the regime it is designed for. GD is SGD with a
 //   batch of everything, so a full-batch SGD line would only repeat GD's; Rprop follows the signs
 //   of the gradient, which minibatch noise flips at random (each flip shrinks its step). Steps
@@ -294,6 +294,8 @@ int main(int argc, char** argv) try {
   // The curve is the iterate's, which is what torch's ASGD leaves in the parameters; the average
   // ax never feeds back into it.
   compare("ASGD", Minibatch, [](double lr) { return descent::ASGD<V>({.lr = lr}); });
+  // Lion steps by the sign of an interpolated momentum: every coordinate moves by lr each step.
+  compare("Lion", Minibatch, [](double lr) { return descent::Lion<V>({.lr = lr}); });
   // lr is Rprop's initial step size only: the step sizes adapt per coefficient from there.
   compare("Rprop", FullBatch, [](double lr) { return descent::Rprop<V>({.lr = lr}); });
   // Fixed steps, one iteration per step: one gradient per iteration, so an iteration is an epoch

@@ -12,7 +12,8 @@
 //   - load either returns or throws CheckpointError: nothing else, no crash, no UB, no absurd
 //     allocation or time;
 //   - every entry can be tried with get() into an Eigen::VectorXd / VectorXf / MatrixXd / Vector3d
-//     / Map, an Adam<VectorXf> with and without amsgrad, an SGD<VectorXf> with momentum, a
+//     / Map, an Adam<VectorXf> with and without amsgrad, an SGD<VectorXf> with momentum, an
+//     LBFGS<VectorXf> (history ring, its shapes and values), a
 //     MinibatchSampler of the saved n and options (read through a reader of our own, a user type
 //     found by ADL) and a fixed one, a History: each either succeeds or throws CheckpointError and
 //     leaves the target exactly as it was (strong guarantee, compared through the target's own
@@ -242,6 +243,27 @@ void use_sgd(descent::SGD<Eigen::VectorXf>& o, const std::string& what) {
   check_step(o, o.momentum() != 0.0 ? o.momentum_buffer().size() : 4, what);
 }
 
+/// One step(f, x) on a quadratic, on parameters of the restored direction's shape: it returns
+/// (non-finite values in a restored history end the step with x put back, as documented) and
+/// leaves x finite.
+void use_lbfgs(descent::LBFGS<Eigen::VectorXf>& o, const std::string& what) {
+  FUZZ_CHECK(o.iterations() >= 0 && o.evaluations() >= 0 && o.history_count() <= o.options().history_size,
+             what + ": restored impossible counters");
+  const Index k = o.iterations() > 0 ? o.direction().size() : 4;
+  Eigen::VectorXf p = Eigen::VectorXf::LinSpaced(k, -1.0f, 1.0f);
+  const auto f = [](const Eigen::VectorXf& x, Eigen::VectorXf& g) {
+    g = x.array() - 0.5f;
+    return 0.5 * double(g.squaredNorm());
+  };
+  try {
+    o.step(f, p);
+  } catch (const std::exception& e) {
+    fuzz::fail(__FILE__, __LINE__, "a restored optimizer steps",
+               what + ": a step on " + std::to_string(k) + " parameters threw " + describe(e));
+  }
+  FUZZ_CHECK(p.allFinite(), what + ": a step left non-finite parameters");
+}
+
 /// The rest of the restored epoch, then one whole epoch: indices in range, batch sizes, each index
 /// once per epoch without replacement, in order without shuffle.
 void use_sampler(descent::MinibatchSampler& s, const std::string& what) {
@@ -316,6 +338,12 @@ void try_entry(const Checkpoint& ck, const std::string& name) {
     Eigen::VectorXf p = Eigen::VectorXf::Ones(2);
     sgd.step(p, Eigen::VectorXf::Constant(2, 0.5f));
     attempt(ck, name, "an SGD<VectorXf> with momentum", sgd, use_sgd);
+  }
+  {
+    descent::LBFGS<Eigen::VectorXf> lbfgs(descent::LBFGSOptions{.max_iter = 3, .history_size = 4});
+    Eigen::VectorXf p = Eigen::VectorXf::Ones(2);
+    lbfgs.step([](const Eigen::VectorXf& x, Eigen::VectorXf& g) { return double((g = x).squaredNorm()); }, p);
+    attempt(ck, name, "an LBFGS<VectorXf>({.max_iter = 3, .history_size = 4})", lbfgs, use_lbfgs);
   }
   {
     SamplerShape shape;

@@ -69,6 +69,16 @@ struct Problem {
 #endif
   for (int i = 0; i < n; ++i) g[i] = p.a[i] * (x[i] - p.b[i]) + c * std::cos(x[i]);
 }
+
+// The loss, for L-BFGS: summed left to right, as the Python side sums it.
+[[gnu::noinline]] double loss(const Problem& p, const Vec& x) {
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+  double f = 0.0;
+  for (int i = 0; i < n; ++i) f += 0.5 * p.a[i] * (x[i] - p.b[i]) * (x[i] - p.b[i]) + c * std::sin(x[i]);
+  return f;
+}
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif
@@ -131,6 +141,16 @@ nlohmann::json describe(const descent::RpropOptions& o) {
           {"maximize", o.maximize}};
 }
 
+nlohmann::json describe(const descent::LBFGSOptions& o) {
+  return {{"lr", o.lr},
+          {"max_iter", o.max_iter},
+          {"max_eval", o.max_eval},
+          {"tolerance_grad", o.tolerance_grad},
+          {"tolerance_change", o.tolerance_change},
+          {"history_size", o.history_size},
+          {"line_search", std::string(descent::to_string(o.line_search))}};
+}
+
 nlohmann::json values(const Vec& v) {
   nlohmann::json out = nlohmann::json::array();
   for (double x : v) out.push_back(x);  // nlohmann writes the shortest text that reads back exactly
@@ -146,6 +166,21 @@ struct Extra {
   std::optional<double> momentum_at_k = std::nullopt;
 };
 
+/// One step of `opt` on the problem: from the gradient, or (L-BFGS) one step(closure) on the objective.
+template <class O>
+void advance(const Problem& p, O& opt, Vec& x, Vec& g) {
+  if constexpr (descent::ObjectiveOptimizer<O, Vec>) {
+    const auto objective = [&p](const Vec& at, Vec& grad) {
+      gradient(p, at, grad);
+      return loss(p, at);
+    };
+    opt.step(objective, x);
+  } else {
+    gradient(p, x, g);
+    opt.step(x, g);
+  }
+}
+
 class Runner {
  public:
   explicit Runner(fs::path dir) : dir_(std::move(dir)) {}
@@ -157,10 +192,7 @@ class Runner {
     O opt(options);
     const nlohmann::json given = describe(opt.options());  // complete, with the defaults
     Vec x = problem_.x0, g(n);
-    for (int t = 0; t < extra.k; ++t) {
-      gradient(problem_, x, g);
-      opt.step(x, g);
-    }
+    for (int t = 0; t < extra.k; ++t) advance(problem_, opt, x, g);
     if (extra.momentum_at_k) {
       if constexpr (requires { opt.set_momentum(0.5); })
         opt.set_momentum(*extra.momentum_at_k);
@@ -180,10 +212,8 @@ class Runner {
     loaded.get("params", y);
     loaded.get("optimizer", resumed);
     for (int t = extra.k; t < n_steps; ++t) {
-      gradient(problem_, x, g);
-      opt.step(x, g);
-      gradient(problem_, y, g);
-      resumed.step(y, g);
+      advance(problem_, opt, x, g);
+      advance(problem_, resumed, y, g);
     }
     const bool same = y.size() == x.size() && std::memcmp(x.data(), y.data(), sizeof(double) * std::size_t(n)) == 0;
     if (!same) {
@@ -211,6 +241,7 @@ class Runner {
     const nlohmann::json manifest = {
         {"format", "descent-checkpoint-interop 1"},
         {"gradient", "g_i = a_i (x_i - b_i) + c cos(x_i)"},
+        {"loss", "sum_i 0.5 a_i (x_i - b_i)^2 + c sin(x_i), summed left to right"},
         {"n", n},
         {"k", k_steps},  // the cases' default; each case has its own "k"
         {"N", n_steps},
@@ -289,6 +320,14 @@ int main(int argc, char** argv) {
         "rprop_etas_bounds", "Rprop",
         {.lr = 0.1, .eta_minus = 0.3, .eta_plus = 1.5, .step_size_min = 0.02, .step_size_max = 0.2});
     r.run<descent::Rprop<Vec>>("rprop_before_first_step", "Rprop", {.lr = 0.05}, {.k = 0});
+    // L-BFGS: a step is one torch step(closure). Histories of 2 or 3 pairs, so that by K the ring
+    // has wrapped and the saved lists are in age order, not storage order; few iterations, so that
+    // the gradient at K is not yet down to the rounding of a_i (x_i - b_i) + c cos(x_i), whose terms
+    // are O(1) (there, cos's last bit, SLEEF's in torch, would dominate the relative error).
+    r.run<descent::LBFGS<Vec>>("lbfgs_fixed_steps", "LBFGS", {.lr = 0.5, .max_iter = 2, .history_size = 3});
+    r.run<descent::LBFGS<Vec>>("lbfgs_strong_wolfe", "LBFGS",
+                               {.max_iter = 1, .history_size = 2, .line_search = descent::LineSearch::StrongWolfe});
+    r.run<descent::LBFGS<Vec>>("lbfgs_before_first_step", "LBFGS", {.max_iter = 2, .history_size = 3}, {.k = 0});
     r.write_manifest();
     return r.ok() ? 0 : 1;
   } catch (const std::exception& e) {

@@ -54,6 +54,13 @@ at their defaults.
                 step also starts from: its state is left empty.
   Rprop         step = steps (a Python int); prev, step_size. Options: etas = (eta_minus, eta_plus),
                 step_sizes = (step_size_min, step_size_max).
+  LBFGS         func_evals, n_iter (Python ints); once n_iter > 0: d, prev_flat_grad, t and prev_loss
+                (Python floats), H_diag = tensor(H_diag), old_dirs and old_stps (lists of tensors: the
+                rows of descent's [count, n] arrays, oldest first), ro (a list of 0-d tensors). torch's
+                `al` is scratch that every step overwrites before reading: torch creates it. Options:
+                max_eval 0 = torch's None (max_iter * 5 // 4, which torch's constructor puts in the group), line_search None / StrongWolfe = line_search_fn None /
+                'strong_wolfe'; torch's LBFGS has no foreach. A step is one step(closure), the
+                closure returning the loss above as a Python float.
 
 Before the first step (steps == 0) descent's arrays are empty: torch's state is left empty (but
 Adagrad's, above) and torch creates at its first step what descent creates at its own (zeros;
@@ -102,7 +109,7 @@ def torch_optimizer(meta, tensors, entry, param):
     """The torch.optim optimizer over [param] holding the options and the state of the descent
     optimizer saved as entry `entry` (its metadata `meta`, the checkpoint's `tensors`)."""
     kind = meta["kind"]
-    steps = meta["steps"]
+    steps = meta.get("steps", 0)  # LBFGS counts iterations and evaluations instead
 
     def array(field):
         return torch.from_numpy(tensors["%s.%s" % (entry, field)].copy()).to(param.dtype)
@@ -178,9 +185,23 @@ def torch_optimizer(meta, tensors, entry, param):
                       step_sizes=(number(meta["step_size_min"]), number(meta["step_size_max"])))
         if steps > 0:
             state = {"step": int(steps), "prev": array("prev"), "step_size": array("step_size")}
+    elif kind == "LBFGS":
+        cls = torch.optim.LBFGS
+        kwargs = dict(opts("lr", "tolerance_grad", "tolerance_change"), max_iter=int(meta["max_iter"]),
+                      max_eval=int(meta["max_eval"]) or int(meta["max_iter"]) * 5 // 4, history_size=int(meta["history_size"]),
+                      line_search_fn={"None": None, "StrongWolfe": "strong_wolfe"}[meta["line_search"]])
+        state = {"func_evals": int(meta["func_evals"]), "n_iter": int(meta["n_iter"])}
+        if meta["n_iter"] > 0:
+            ro = tensors["%s.ro" % entry]
+            state.update(d=array("d"), t=number(meta["t"]), prev_flat_grad=array("prev_flat_grad"),
+                         prev_loss=number(meta["prev_loss"]), H_diag=torch.tensor(number(meta["H_diag"])),
+                         old_dirs=[row for row in array("old_dirs")], old_stps=[row for row in array("old_stps")],
+                         ro=[torch.tensor(float(v)) for v in ro])
+        elif meta["func_evals"] == 0:
+            state = {}
     else:
         raise ValueError("entry '%s': no torch mapping for a descent %s" % (entry, kind))
-    opt = cls([param], foreach=False, **kwargs)
+    opt = cls([param], **kwargs) if kind == "LBFGS" else cls([param], foreach=False, **kwargs)
     saved = opt.state_dict()
     if state or steps > 0:
         saved["state"] = {0: state}
@@ -199,8 +220,23 @@ class Problem:
         """g_i = a_i (x_i - b_i) + c cos(x_i), in the order of the C++ side."""
         return self.a * (x - self.b) + self.c * torch.cos(x)
 
+    def loss(self, x):
+        """sum_i 0.5 a_i (x_i - b_i)^2 + c sin(x_i), summed left to right as the C++ side sums it."""
+        f = 0.0
+        for a, b, v in zip(self.a.tolist(), self.b.tolist(), x.detach().tolist()):
+            f += 0.5 * a * (v - b) * (v - b) + self.c * math.sin(v)
+        return f
+
 
 def run(opt, param, problem, steps):
+    if isinstance(opt, torch.optim.LBFGS):
+        def closure():
+            with torch.no_grad():
+                param.grad = problem.gradient(param)
+            return problem.loss(param)
+        for _ in range(steps):
+            opt.step(closure)
+        return
     for _ in range(steps):
         with torch.no_grad():
             param.grad = problem.gradient(param)
@@ -231,12 +267,19 @@ STATE_FIELDS = {
     "Adadelta": ["square_avg", "acc_delta"],
     "ASGD": ["ax"],
     "Rprop": ["prev", "step_size"],
+    "LBFGS": ["d", "prev_flat_grad", "old_dirs", "old_stps", "ro"],
 }
 
 # descent's per-optimizer numbers in the metadata -> torch's 0-d state tensors (the same names)
 STATE_SCALARS = {
     "NAdam": ["mu_product"],
     "ASGD": ["eta", "mu"],
+    "LBFGS": ["t", "prev_loss", "H_diag"],
+}
+
+# descent's counters -> torch's (compared exactly)
+STATE_COUNTERS = {
+    "LBFGS": ["n_iter", "func_evals"],
 }
 
 
@@ -257,7 +300,7 @@ def check_case(case, manifest, folder, problem):
             continue
         if meta[key] != value and not (isinstance(value, float) and number(meta[key]) == value):
             raise ValueError("option %s is %r in the checkpoint, %r in the manifest" % (key, meta[key], value))
-    if meta.get("steps") != k:
+    if meta.get("steps", k if meta["kind"] == "LBFGS" else None) != k:  # LBFGS counts iterations instead
         raise ValueError("the checkpoint was saved after %r steps, the manifest says %d" % (meta.get("steps"), k))
     for e in (entries["params"], final_entries["params"]):
         if e["kind"] != "Eigen" or e["scalar"] != "float64":
@@ -283,19 +326,25 @@ def check_case(case, manifest, folder, problem):
     if "momentum_at_k" in case:
         initial["momentum"] = case["options"]["momentum"]
     param = problem.x0.clone().requires_grad_(True)
-    full = cls([param], foreach=False, **initial)
+    full = cls([param], **initial) if meta["kind"] == "LBFGS" else cls([param], foreach=False, **initial)
     run(full, param, problem, k)
     state_error = error(param.detach().numpy(), tensors["params"])
     torch_state = full.state_dict()["state"].get(0, {})
     for field in STATE_FIELDS[meta["kind"]]:
         key = "optimizer." + field
         if key in tensors and tensors[key].size > 0:  # descent's arrays are empty before the first step
-            state_error = max(state_error, error(torch_state[field].numpy(), tensors[key]))
+            value = torch_state[field]
+            if isinstance(value, list):  # L-BFGS's history: a list of tensors, oldest first
+                value = torch.stack([torch.as_tensor(v) for v in value]) if value else torch.zeros(0)
+            state_error = max(state_error, error(value.numpy(), tensors[key]))
     if k > 0:
         for field in STATE_SCALARS.get(meta["kind"], []):
             state_error = max(state_error, error([float(torch_state[field])], [number(meta[field])]))
     if k > 0 and "step" in torch_state and float(torch_state["step"]) != float(meta["steps"]):
         raise ValueError("torch's step is %s after %d steps" % (torch_state["step"], k))
+    for field in STATE_COUNTERS.get(meta["kind"], []):
+        if k > 0 and int(torch_state[field]) != int(meta[field]):
+            raise ValueError("torch's %s is %s after %d steps, descent's %s" % (field, torch_state[field], k, meta[field]))
     errors["state at K"] = state_error
     if "momentum_at_k" in case:
         # what torch 1.13 cannot do by itself: its RMSprop made no momentum buffer in the first K

@@ -465,6 +465,164 @@ TEST_CASE("checkpoint: minimize resumed from a checkpoint is bit-identical", "[c
   CHECK(state_of(second) == state_of(adam));
 }
 
+TEST_CASE("checkpoint: LBFGS restored mid-run continues bit-identically, its history ring wrapped", "[checkpoint][lbfgs]") {
+  auto run = [](auto scalar, descent::LineSearch search) {
+    using S = decltype(scalar);
+    using V = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+    const descent::problems::Rosenbrock<S> f(5);
+    // history_size 3 and 2 iterations per step: by the checkpoint the ring has wrapped several times
+    const descent::LBFGSOptions options{.lr = search == descent::LineSearch::None ? 0.002 : 1.0,
+                                        .max_iter = 2, .max_eval = 20, .history_size = 3,
+                                        .line_search = search};
+    V x = V::Constant(5, S(-0.8)), y;
+    descent::LBFGS<V> opt(options);
+    for (int t = 0; t < 6; ++t) opt.step(f, x);
+    REQUIRE(opt.history_count() == 3);
+    REQUIRE(opt.iterations() > 6);
+    descent::Checkpoint ck;
+    ck.put("params", x);
+    ck.put("optimizer", opt);
+    const auto loaded = from_bytes(bytes_of(ck));
+    descent::LBFGS<V> restored(options);
+    V other = V::Ones(5);
+    restored.step(f, other);  // a state of its own, replaced by the checkpoint's
+    loaded.get("params", y);
+    loaded.get("optimizer", restored);
+    CHECK(state_of(restored) == state_of(opt));
+    CHECK(restored.iterations() == opt.iterations());
+    CHECK(restored.evaluations() == opt.evaluations());
+    CHECK(restored.hessian_diagonal() == opt.hessian_diagonal());
+    for (int t = 0; t < 8; ++t) {
+      const double a = opt.step(f, x), b = restored.step(f, y);
+      CHECK(a == b);
+    }
+    CHECK(y == x);  // bitwise
+    CHECK(state_of(restored) == state_of(opt));
+    CHECK(restored.evaluations() == opt.evaluations());
+  };
+  SECTION("double, fixed steps") { run(0.0, descent::LineSearch::None); }
+  SECTION("double, strong Wolfe") { run(0.0, descent::LineSearch::StrongWolfe); }
+  SECTION("float, fixed steps") { run(0.0f, descent::LineSearch::None); }
+  SECTION("float, strong Wolfe") { run(0.0f, descent::LineSearch::StrongWolfe); }
+}
+
+TEST_CASE("checkpoint: minimize with LBFGS and a scheduler resumed from a checkpoint is bit-identical",
+          "[checkpoint][lbfgs][drivers]") {
+  using V = Eigen::VectorXd;
+  const descent::problems::Rosenbrock<> f(6);
+  const descent::LBFGSOptions options{.max_iter = 3, .history_size = 4, .line_search = descent::LineSearch::StrongWolfe};
+  const descent::StepLR schedule{.step_size = 4, .gamma = 0.9};
+  const V x0 = V::Constant(6, -1.0);
+  const descent::StopCriteria all{.max_iterations = 15, .gradient_tolerance = 0};
+  V whole = x0;
+  descent::LBFGS<V> lbfgs(options);
+  descent::Scheduler sched(lbfgs, schedule);
+  const auto full = descent::minimize(f, whole, lbfgs, all, descent::every_step(sched));
+  REQUIRE(full.iterations == 15);
+
+  V x = x0;
+  descent::LBFGS<V> first(options);
+  descent::Scheduler sc(first, schedule);
+  descent::minimize(f, x, first, {.max_iterations = 6, .gradient_tolerance = 0}, descent::every_step(sc));
+  descent::Checkpoint ck;
+  ck.put("params", x);
+  ck.put("optimizer", first);
+  ck.put("scheduler", sc);
+  const auto loaded = from_bytes(bytes_of(ck));
+  V y;
+  descent::LBFGS<V> second(options);
+  descent::Scheduler sc2(second, schedule);
+  loaded.get("params", y);
+  loaded.get("optimizer", second);
+  loaded.get("scheduler", sc2);
+  descent::minimize(f, y, second, {.max_iterations = 9, .gradient_tolerance = 0}, descent::every_step(sc2));
+  CHECK(y == whole);
+  CHECK(second.lr() == lbfgs.lr());
+  CHECK(state_of(second) == state_of(lbfgs));
+}
+
+TEST_CASE("checkpoint: LBFGS before its first iteration, and the refusals", "[checkpoint][lbfgs]") {
+  using V = Eigen::VectorXd;
+  const descent::problems::Rosenbrock<> f(4);
+  const descent::LBFGSOptions options{.history_size = 5};
+  descent::LBFGS<V> fresh(options), converged({.tolerance_grad = 1e30, .history_size = 5});
+  V x = V::Constant(4, 0.5);
+  converged.step(f, x);  // stops at the first evaluation: counted, but no iteration
+  REQUIRE(converged.iterations() == 0);
+  REQUIRE(converged.evaluations() == 1);
+  for (const auto* saved : {&fresh, &converged}) {
+    descent::Checkpoint ck;
+    ck.put("o", *saved);
+    descent::LBFGS<V> target(saved->options());
+    V z = V::Ones(4);
+    target.step(f, z);
+    from_bytes(bytes_of(ck)).get("o", target);
+    CHECK(target.iterations() == 0);
+    CHECK(target.evaluations() == saved->evaluations());
+    CHECK(target.history_count() == 0);
+    CHECK(state_of(target) == state_of(*saved));
+    // its next step is a first step, on any shape
+    V a = V::Constant(3, 0.3), b = a;
+    const descent::problems::Rosenbrock<> three(3);
+    descent::LBFGS<V> reference(saved->options());
+    reference.step(three, a);
+    target.step(three, b);
+    CHECK(a == b);
+  }
+
+  descent::LBFGS<V> used(options);
+  V u = V::Constant(4, -0.5);
+  for (int t = 0; t < 3; ++t) used.step(f, u);
+  descent::Checkpoint ck;
+  ck.put("o", used);
+  const auto loaded = from_bytes(bytes_of(ck));
+  auto refused = [&](const descent::LBFGSOptions& o, const std::string& message) {
+    descent::LBFGS<V> target(o);
+    V z = V::Ones(4);
+    target.step(f, z);
+    const std::string before = state_of(target);
+    CHECK_THROWS_WITH(loaded.get("o", target), Contains(message));
+    CHECK(state_of(target) == before);
+  };
+  refused({.history_size = 4}, "was saved with history_size = 5, but the target has history_size = 4");
+  refused({.history_size = 5, .line_search = descent::LineSearch::StrongWolfe},
+          "was saved with line_search = None, but the target has line_search = StrongWolfe");
+  refused({.max_iter = 10, .history_size = 5}, "was saved with max_iter = 20, but the target has max_iter = 10");
+  descent::LBFGS<Eigen::VectorXf> single(options);
+  CHECK_THROWS_WITH(loaded.get("o", single), Contains("holds float64 state, but the target is float32"));
+  descent::Adam<V> adam;
+  CHECK_THROWS_WITH(loaded.get("o", adam), Contains("holds the state of an LBFGS, not of an Adam"));
+
+  // a history that does not fit its parameters, or pairs that sᵀy > 1e-10 could not have admitted
+  auto tampered = [&](const std::string& field, auto&& change) {
+    descent::Checkpoint out;
+    out.put("o", used);
+    std::string bytes = bytes_of(out);
+    auto header_end = std::size_t(8);
+    std::uint64_t len = 0;
+    for (int i = 0; i < 8; ++i) len |= std::uint64_t(static_cast<unsigned char>(bytes[std::size_t(i)])) << (8 * i);
+    header_end += len;
+    nlohmann::json header = nlohmann::json::parse(bytes.substr(8, len));
+    auto& entry = header["o." + field];
+    REQUIRE(entry.is_object());
+    const auto begin = entry["data_offsets"][0].get<std::size_t>();
+    change(bytes, header_end + begin);
+    return with_valid_checksum(bytes);
+  };
+  const std::string negative_ro = tampered("ro", [](std::string& b, std::size_t at) {
+    const double v = -1.0;
+    std::memcpy(b.data() + at, &v, 8);
+  });
+  descent::LBFGS<V> target(options);
+  CHECK_THROWS_WITH(from_bytes(negative_ro).get("o", target), Contains("ro (1 / sᵀy) that is not a finite number > 0"));
+  const std::string nan_d = tampered("d", [](std::string& b, std::size_t at) {
+    const double v = std::numeric_limits<double>::quiet_NaN();
+    std::memcpy(b.data() + at, &v, 8);
+  });
+  CHECK_THROWS_WITH(from_bytes(nan_d).get("o", target), Contains("non-finite direction"));
+  CHECK(target.iterations() == 0);
+}
+
 TEST_CASE("checkpoint: saved from a callback at an epoch end, EarlyStopping with restore_best resumes exactly",
           "[checkpoint][drivers]") {
   using V = Eigen::VectorXd;

@@ -45,6 +45,7 @@
 #include "descent/optimizers/adamw.hpp"
 #include "descent/optimizers/asgd.hpp"
 #include "descent/optimizers/gradient_descent.hpp"
+#include "descent/optimizers/lbfgs.hpp"
 #include "descent/optimizers/lion.hpp"
 #include "descent/optimizers/nadam.hpp"
 #include "descent/optimizers/radam.hpp"
@@ -470,8 +471,8 @@ class CheckpointReader {
       : entry_(entry), meta_(meta), where_(std::move(where)), prefix_(std::move(prefix)) {}
 
   static std::string article(std::string_view kind) {
-    // initialisms read with a vowel sound: an SGD, an RMSProp, an NAdam, an RAdam, an Rprop
-    for (std::string_view k : {"SGD", "RMSProp", "NAdam", "RAdam", "Rprop"})
+    // initialisms read with a vowel sound: an SGD, an RMSProp, an NAdam, an RAdam, an Rprop, an LBFGS
+    for (std::string_view k : {"SGD", "RMSProp", "NAdam", "RAdam", "Rprop", "LBFGS"})
       if (kind == k) return "an ";
     const bool vowel = !kind.empty() && std::string_view("AEIOU").find(kind[0]) != std::string_view::npos;
     return vowel ? "an " : "a ";
@@ -1090,6 +1091,23 @@ inline std::int64_t counter(const CheckpointReader& r, std::string_view key) {
 
 inline std::int64_t steps_of(const CheckpointReader& r) { return counter(r, "steps"); }
 
+/// Runs `validate` (which throws std::invalid_argument on options the target refuses) and turns its
+/// error into the reader's: restored options are validated as the constructor would.
+template <class Validate>
+void expect_valid(const CheckpointReader& r, Validate&& validate) {
+  try {
+    validate();
+  } catch (const std::invalid_argument& e) {
+    r.fail(concat("holds options the target refuses: ", e.what()));
+  }
+}
+
+/// That an optimizer T accepts `options` (its constructor validates them; it allocates nothing).
+template <class T, class Options>
+void expect_accepted(const CheckpointReader& r, const Options& options) {
+  expect_valid(r, [&] { T probe(options); });
+}
+
 // ---- optimizers -------------------------------------------------------------------------------
 
 template <class V>
@@ -1111,11 +1129,7 @@ struct StateAccess<GradientDescent<V>> {
     auto options = o.options_;
     options.lr = r.number("lr");
     const std::int64_t steps = steps_of(r);
-    try {
-      T probe(options);
-    } catch (const std::invalid_argument& e) {
-      r.fail(concat("holds options the target refuses: ", e.what()));
-    }
+    expect_accepted<T>(r, options);
     o.options_ = options;
     o.steps_ = steps;
   }
@@ -1150,11 +1164,7 @@ struct StateAccess<SGD<V>> {
     const std::int64_t steps = steps_of(r);
     const bool has_buffer = r.boolean("has_momentum_buffer");
     V buffer = has_buffer ? r.template array<V>("momentum_buffer") : V{};
-    try {
-      T probe(options);
-    } catch (const std::invalid_argument& e) {
-      r.fail(concat("holds options the target refuses: ", e.what()));
-    }
+    expect_accepted<T>(r, options);
     o.options_ = options;
     o.steps_ = steps;
     o.has_buffer_ = has_buffer;
@@ -1196,11 +1206,7 @@ struct StateAccess<Adam<V>> {
     V m = r.template array<V>("exp_avg");
     V v = state_array<V>(r, "exp_avg_sq", steps, &m);
     V vmax = options.amsgrad ? state_array<V>(r, "max_exp_avg_sq", steps, &m) : V{};
-    try {
-      options.template validate_for<typename V::Scalar>(o.options_name());
-    } catch (const std::invalid_argument& e) {
-      r.fail(concat("holds options the target refuses: ", e.what()));
-    }
+    expect_valid(r, [&] { options.template validate_for<typename V::Scalar>(o.options_name()); });
     o.options_ = options;
     o.steps_ = steps;
     o.m_.swap(m);
@@ -1242,11 +1248,7 @@ struct StateAccess<Adagrad<V>> {
     options.lr = r.number("lr");
     const std::int64_t steps = steps_of(r);
     V sum = r.template array<V>("sum");
-    try {
-      T probe(options);
-    } catch (const std::invalid_argument& e) {
-      r.fail(concat("holds options the target refuses: ", e.what()));
-    }
+    expect_accepted<T>(r, options);
     o.options_ = options;
     o.steps_ = steps;
     o.sum_.swap(sum);
@@ -1288,11 +1290,7 @@ struct StateAccess<RMSProp<V>> {
     V v = r.template array<V>("square_avg");
     V ga = options.centered ? state_array<V>(r, "grad_avg", steps, &v) : V{};
     V buf = has_buffer ? state_array<V>(r, "momentum_buffer", steps, &v) : V{};
-    try {
-      T probe(options);
-    } catch (const std::invalid_argument& e) {
-      r.fail(concat("holds options the target refuses: ", e.what()));
-    }
+    expect_accepted<T>(r, options);
     o.options_ = options;
     o.steps_ = steps;
     o.has_buffer_ = has_buffer;
@@ -1336,11 +1334,7 @@ struct StateAccess<NAdam<V>> {
                     " (a product of factors in [0, 1) must be in [0, 1])"));
     V m = r.template array<V>("exp_avg");
     V v = state_array<V>(r, "exp_avg_sq", steps, &m);
-    try {
-      T probe(options);
-    } catch (const std::invalid_argument& e) {
-      r.fail(concat("holds options the target refuses: ", e.what()));
-    }
+    expect_accepted<T>(r, options);
     o.options_ = options;
     o.steps_ = steps;
     o.mu_product_ = mu_product;
@@ -1376,11 +1370,7 @@ struct StateAccess<RAdam<V>> {
     const std::int64_t steps = steps_of(r);
     V m = r.template array<V>("exp_avg");
     V v = state_array<V>(r, "exp_avg_sq", steps, &m);
-    try {
-      T probe(options);
-    } catch (const std::invalid_argument& e) {
-      r.fail(concat("holds options the target refuses: ", e.what()));
-    }
+    expect_accepted<T>(r, options);
     o.options_ = options;
     o.steps_ = steps;
     o.m_.swap(m);
@@ -1417,11 +1407,7 @@ struct StateAccess<Adamax<V>> {
     const std::int64_t steps = steps_of(r);
     V m = r.template array<V>("exp_avg");
     V u = state_array<V>(r, "exp_inf", steps, &m);
-    try {
-      T probe(options);
-    } catch (const std::invalid_argument& e) {
-      r.fail(concat("holds options the target refuses: ", e.what()));
-    }
+    expect_accepted<T>(r, options);
     o.options_ = options;
     o.steps_ = steps;
     o.m_.swap(m);
@@ -1456,11 +1442,7 @@ struct StateAccess<Adadelta<V>> {
     const std::int64_t steps = steps_of(r);
     V v = r.template array<V>("square_avg");
     V a = state_array<V>(r, "acc_delta", steps, &v);
-    try {
-      T probe(options);
-    } catch (const std::invalid_argument& e) {
-      r.fail(concat("holds options the target refuses: ", e.what()));
-    }
+    expect_accepted<T>(r, options);
     o.options_ = options;
     o.steps_ = steps;
     o.v_.swap(v);
@@ -1501,11 +1483,7 @@ struct StateAccess<ASGD<V>> {
     if (!(std::isfinite(eta) && eta >= 0.0)) r.fail(concat("has an invalid eta ", format_number(eta)));
     if (!(mu > 0.0 && mu <= 1.0)) r.fail(concat("has an invalid mu ", format_number(mu)));
     V ax = r.template array<V>("ax");
-    try {
-      T probe(options);
-    } catch (const std::invalid_argument& e) {
-      r.fail(concat("holds options the target refuses: ", e.what()));
-    }
+    expect_accepted<T>(r, options);
     o.options_ = options;
     o.steps_ = steps;
     o.eta_ = eta;
@@ -1543,11 +1521,7 @@ struct StateAccess<Rprop<V>> {
     const std::int64_t steps = steps_of(r);
     V prev = r.template array<V>("prev");
     V step_size = state_array<V>(r, "step_size", steps, &prev);
-    try {
-      T probe(options);
-    } catch (const std::invalid_argument& e) {
-      r.fail(concat("holds options the target refuses: ", e.what()));
-    }
+    expect_accepted<T>(r, options);
     o.options_ = options;
     o.steps_ = steps;
     o.prev_.swap(prev);
@@ -1580,11 +1554,7 @@ struct StateAccess<Lion<V>> {
     options.beta1 = r.number("beta1");
     const std::int64_t steps = steps_of(r);
     V m = r.template array<V>("exp_avg");
-    try {
-      T probe(options);
-    } catch (const std::invalid_argument& e) {
-      r.fail(concat("holds options the target refuses: ", e.what()));
-    }
+    expect_accepted<T>(r, options);
     o.options_ = options;
     o.steps_ = steps;
     o.m_.swap(m);
@@ -1646,11 +1616,7 @@ struct StateAccess<ScheduleFreeAdamW<V>> {
     const ScheduleFreeScalars s = schedule_free_scalars(r);
     V z = r.template array<V>("z");
     V v = state_array<V>(r, "exp_avg_sq", s.steps, &z);
-    try {
-      T probe(options);
-    } catch (const std::invalid_argument& e) {
-      r.fail(concat("holds options the target refuses: ", e.what()));
-    }
+    expect_accepted<T>(r, options);
     o.options_ = options;
     o.steps_ = s.steps;
     o.lr_max_ = s.lr_max;
@@ -1691,17 +1657,115 @@ struct StateAccess<ScheduleFreeSGD<V>> {
     options.momentum = r.number("momentum");
     const ScheduleFreeScalars s = schedule_free_scalars(r);
     V z = r.template array<V>("z");
-    try {
-      T probe(options);
-    } catch (const std::invalid_argument& e) {
-      r.fail(concat("holds options the target refuses: ", e.what()));
-    }
+    expect_accepted<T>(r, options);
     o.options_ = options;
     o.steps_ = s.steps;
     o.lr_max_ = s.lr_max;
     o.weight_sum_ = s.weight_sum;
     o.training_ = s.train_mode;
     o.z_.swap(z);
+  }
+};
+
+/// L-BFGS: torch's state. The history is saved oldest pair first, as torch's lists: old_dirs (the
+/// y's) and old_stps (the s's) as [count, n] arrays, one pair per row, and ro (1/sᵀy) as [count].
+/// Before the first iteration (iterations() == 0) only the counters are saved. The line search's
+/// scratch (the gradient pool, x0, the two-loop coefficients) is not state: every step rebuilds it.
+template <class V>
+struct StateAccess<LBFGS<V>> {
+  using T = LBFGS<V>;
+  using Scalar = typename V::Scalar;
+  using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+  using Flat = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
+
+  static void save(CheckpointWriter& w, const T& o) {
+    w.kind("LBFGS");
+    w.value("scalar", checkpoint_scalar<Scalar>());
+    w.value("lr", o.options_.lr);
+    w.value("max_iter", o.options_.max_iter);
+    w.value("max_eval", o.options_.max_eval);
+    w.value("tolerance_grad", o.options_.tolerance_grad);
+    w.value("tolerance_change", o.options_.tolerance_change);
+    w.value("history_size", o.options_.history_size);
+    w.value("line_search", to_string(o.options_.line_search));
+    w.value("n_iter", o.n_iter_);
+    w.value("func_evals", o.func_evals_);
+    w.value("finite", o.finite_);
+    if (o.n_iter_ == 0) return;
+    w.value("t", o.t_);
+    w.value("prev_loss", o.prev_loss_);
+    w.value("H_diag", double(o.h_diag_));
+    const Eigen::Index ring = Eigen::Index(o.options_.history_size) + 1, n = o.d_.size();
+    Matrix dirs(o.count_, n), stps(o.count_, n);
+    Flat ro(o.count_);
+    for (Eigen::Index k = 0; k < o.count_; ++k) {
+      const Eigen::Index i = (o.head_ + k) % ring;
+      dirs.row(k) = o.y_.col(i).transpose();
+      stps.row(k) = o.s_.col(i).transpose();
+      ro(k) = o.ro_(i);
+    }
+    w.array("d", o.d_);
+    w.array("prev_flat_grad", o.prev_grad_);
+    w.array("old_dirs", dirs);
+    w.array("old_stps", stps);
+    w.array("ro", ro);
+  }
+
+  static void load(const CheckpointReader& r, T& o) {
+    r.expect_kind("LBFGS");
+    expect_scalar<Scalar>(r);
+    r.expect_option("max_iter", o.options_.max_iter);
+    r.expect_option("max_eval", o.options_.max_eval);
+    r.expect_option("tolerance_grad", o.options_.tolerance_grad);
+    r.expect_option("tolerance_change", o.options_.tolerance_change);
+    r.expect_option("history_size", o.options_.history_size);
+    r.expect_option("line_search", std::string(to_string(o.options_.line_search)));
+    auto options = o.options_;
+    options.lr = r.number("lr");
+    expect_accepted<T>(r, options);
+    T fresh(options);
+    fresh.n_iter_ = counter(r, "n_iter");
+    fresh.func_evals_ = counter(r, "func_evals");
+    fresh.finite_ = r.boolean("finite");
+    if (fresh.n_iter_ > 0) {
+      fresh.t_ = finite_scalar(r, "t");
+      fresh.prev_loss_ = finite_scalar(r, "prev_loss");
+      const double h_diag = finite_scalar(r, "H_diag");
+      if (!(h_diag > 0.0)) r.fail(concat("has H_diag = ", format_number(h_diag), " (it is sᵀy / yᵀy > 0)"));
+      V d = r.template array<V>("d");
+      V prev = state_array<V>(r, "prev_flat_grad", 1, &d);
+      Matrix dirs = r.template array<Matrix>("old_dirs"), stps = r.template array<Matrix>("old_stps");
+      Flat ro = r.template array<Flat>("ro");
+      const Eigen::Index n = d.size(), count = ro.size();
+      if (dirs.rows() != count || stps.rows() != count || dirs.cols() != n || stps.cols() != n)
+        r.fail(concat("holds a history of shapes ", shape_text(dirs.rows(), dirs.cols()), " (old_dirs), ",
+                      shape_text(stps.rows(), stps.cols()), " (old_stps) and ", std::to_string(count),
+                      " (ro) for ", std::to_string(n), " parameters"));
+      if (count > options.history_size)
+        r.fail(concat("holds ", std::to_string(count), " pairs, more than history_size ",
+                      std::to_string(options.history_size)));
+      if (!(ro.array() > Scalar(0)).all() || !ro.allFinite())
+        r.fail("holds an ro (1 / sᵀy) that is not a finite number > 0");
+      if (!d.allFinite() || !prev.allFinite() || !dirs.allFinite() || !stps.allFinite())
+        r.fail("holds a non-finite direction, gradient or history pair");
+      fresh.prepare(d.rows(), d.cols());
+      fresh.d_.swap(d);
+      fresh.prev_grad_.swap(prev);
+      fresh.s_.leftCols(count) = stps.transpose();
+      fresh.y_.leftCols(count) = dirs.transpose();
+      fresh.ro_.head(count) = ro;
+      fresh.head_ = 0;
+      fresh.count_ = count;
+      fresh.h_diag_ = Scalar(h_diag);
+      if (double(fresh.h_diag_) != h_diag) r.fail(concat("has an H_diag that is not a ", checkpoint_scalar<Scalar>()));
+    }
+    o = std::move(fresh);
+  }
+
+  static double finite_scalar(const CheckpointReader& r, std::string_view key) {
+    const double x = r.number(key);
+    if (!std::isfinite(x)) r.fail(concat("has a non-finite ", std::string(key), " ", format_number(x)));
+    return x;
   }
 };
 

@@ -251,6 +251,8 @@ class LBFGS {
   std::int64_t history_count() const { return count_; }
   /// The scale of the initial inverse Hessian, sᵀy / yᵀy of the newest pair (1 before any).
   Scalar hessian_diagonal() const { return h_diag_; }
+  /// The last search direction d (torch's state['d']); empty before the first iteration.
+  const V& direction() const { return d_; }
   /// False when the last step ended at a non-finite loss or gradient (params were put back).
   bool finite() const { return finite_; }
 

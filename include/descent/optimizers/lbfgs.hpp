@@ -198,6 +198,7 @@ class LBFGS {
       throw std::invalid_argument("descent::LBFGS: the gradient's shape differs from the parameters'");
     cur_ = free_buffer(-1, -1, -1);
     grads_[cur_] = grad;
+    gmax_[cur_] = max_abs(grads_[cur_]);
     ++func_evals_;  // torch evaluates f here: counted as torch counts it
     const bool fresh = run(f, params, loss);
     if (!fresh && finite_) {
@@ -205,7 +206,7 @@ class LBFGS {
       loss = evaluate_into(f, params, g);
       // not counted: it is the next step's first evaluation, which torch makes and counts there
       cur_ = g;
-      finite_ = std::isfinite(loss) && grads_[cur_].allFinite();
+      finite_ = std::isfinite(loss) && std::isfinite(gmax_[cur_]);
     }
     grad = grads_[cur_];
     return finite_;
@@ -302,6 +303,7 @@ class LBFGS {
     if (g.rows() != d_.rows() || g.cols() != d_.cols())
       throw std::invalid_argument(detail::concat("descent::LBFGS: the objective resized its gradient to ",
                                                  detail::shape_text(g.rows(), g.cols())));
+    gmax_[buffer] = max_abs(g);
     return loss;
   }
 
@@ -317,17 +319,19 @@ class LBFGS {
     params.matrix().reshaped() += ts * flat(d);
   }
 
-  static Scalar max_abs(const V& v) { return flat(v).cwiseAbs().maxCoeff(); }
+  // max |v_i|, NaN if any v_i is NaN: the finiteness check and torch's max|g| in one vectorized pass
+  // (allFinite() is a scalar loop).
+  static Scalar max_abs(const V& v) { return flat(v).cwiseAbs().template maxCoeff<Eigen::PropagateNaN>(); }
 
   // One torch step from params with loss `loss` and its gradient in grads_[cur_]. Returns whether
   // grads_[cur_] and loss are f's at the final params.
   template <class F, class P>
   bool run(F& f, P& params, double& loss) {
     DESCENT_DETAIL_NO_CONTRACT
-    finite_ = std::isfinite(loss) && grads_[cur_].allFinite();
+    finite_ = std::isfinite(loss) && std::isfinite(gmax_[cur_]);
     if (!finite_) return true;
     std::int64_t current_evals = 1;  // the evaluation at params, which the caller counted
-    if (max_abs(grads_[cur_]) <= Scalar(options_.tolerance_grad)) return true;
+    if (gmax_[cur_] <= Scalar(options_.tolerance_grad)) return true;
 
     const std::int64_t max_eval = options_.resolved_max_eval();
     const Eigen::Index m = Eigen::Index(options_.history_size);
@@ -388,7 +392,9 @@ class LBFGS {
         if (gtd > Scalar(-options_.tolerance_change)) break;
 
         std::int64_t ls_evals = 0;
-        x0_ = params;
+        // x0 is what a non-finite (or throwing) evaluation puts params back to; a fixed last step is
+        // followed by none, so it needs no copy (a pass over n saved per step with max_iter = 1).
+        if (options_.line_search == LineSearch::StrongWolfe || n_iter != options_.max_iter) x0_ = params;
         if (options_.line_search == LineSearch::StrongWolfe) {
           if (!strong_wolfe(f, params, loss, gtd, ls_evals)) {
             params = x0_;
@@ -404,7 +410,7 @@ class LBFGS {
             const int b = free_buffer(-1, -1, -1);
             const double next = evaluate_into(f, params, b);
             ls_evals = 1;
-            if (!std::isfinite(next) || !grads_[b].allFinite()) {
+            if (!std::isfinite(next) || !std::isfinite(gmax_[b])) {
               params = x0_;
               func_evals_ += ls_evals;
               finite_ = false;
@@ -422,7 +428,7 @@ class LBFGS {
 
         if (n_iter == options_.max_iter) break;
         if (current_evals >= max_eval) break;
-        if (max_abs(grads_[cur_]) <= Scalar(options_.tolerance_grad)) break;
+        if (gmax_[cur_] <= Scalar(options_.tolerance_grad)) break;
         if ((flat(d_) * Scalar(t_)).cwiseAbs().maxCoeff() <= Scalar(options_.tolerance_change)) break;
         if (std::abs(loss - prev_loss_) < options_.tolerance_change) break;
       }
@@ -471,7 +477,7 @@ class LBFGS {
       const double value = evaluate_into(f, params, buffer);
       params = x0_;
       ++evals;
-      if (!std::isfinite(value) || !grads_[buffer].allFinite()) return false;
+      if (!std::isfinite(value) || !std::isfinite(gmax_[buffer])) return false;
       fv = Num::py(value);
       gtdv = Num::tensor(flat(grads_[buffer]).dot(flat(d_)));
       return true;
@@ -569,6 +575,7 @@ class LBFGS {
 
   Options options_{};
   V grads_[pool]{};
+  Scalar gmax_[pool]{};  // max |g_i| of each pool gradient (NaN if any is), set when it is written
   V prev_grad_{}, d_{}, x0_{};
   Matrix s_{}, y_{};
   Flat ro_{}, al_{};

@@ -30,6 +30,9 @@
 // average ax never feeds back into it, so t0 (when averaging starts) cannot change these losses.
 // Rprop's lr is only its initial step size (the step sizes then adapt per coordinate), and Rprop
 // is a full-batch method: on minibatches the gradient's sign flips with the noise and its steps shrink.
+// ScheduleFreeAdamW and ScheduleFreeSGD are judged at their averaged point x (eval mode), which
+// costs them one more evaluation of f per judged point (per iteration in minimize, where the others'
+// loss comes free with the step): their seconds include it.
 //
 // Counters: lr, iterations_to_target (or epochs_to_target; -1 if not reached), seconds_to_target,
 // final_loss, final_gap (final_loss − f*), f_star. The benchmark's own time is the whole budget.
@@ -45,6 +48,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -104,29 +108,56 @@ Setup make_setup(std::string name, F& f, V x0, double f_star, std::int64_t budge
   return {std::move(name), std::move(x0), f_star, f_star + reduction * (f0 - f_star), budget, batch};
 }
 
+// A schedule-free optimizer trains on the interpolated point y that it keeps in the parameters; its
+// answer is the averaged point x (eval()). It is judged there: from a copy of the parameters
+// switched to x and back, which leaves its state exactly as it was.
+template <class O>
+constexpr bool schedule_free = requires(O& o, V& x) {
+  o.eval(x);
+  o.train(x);
+};
+
+// The loss a run is judged by; `known` is the loss at params when the driver has it already.
+template <class F, class O>
+double judged_loss(F& f, O& optimizer, const Eigen::Ref<const V>& params, std::optional<double> known, V& scratch) {
+  if constexpr (schedule_free<O>) {
+    scratch = params;
+    optimizer.eval(scratch);
+    const double loss = loss_at(f, scratch);
+    optimizer.train(scratch);
+    return loss;
+  } else {
+    return known ? *known : loss_at(f, V(params));
+  }
+}
+
 template <class F, class O>
 Outcome run(F& f, const Setup& s, O optimizer) {
   Outcome out;
   out.lr = optimizer.lr();
-  V x = s.x0;
+  V x = s.x0, scratch;
+  double last = std::numeric_limits<double>::infinity();
   const auto start = std::chrono::steady_clock::now();
   if (s.batch == 0) {
     auto watch = [&](const descent::Progress<V>& p) {
-      if (out.to_target < 0 && p.loss <= s.target) {
+      last = judged_loss(f, optimizer, p.params, p.loss, scratch);
+      if (out.to_target < 0 && last <= s.target) {
         out.to_target = p.iteration;
         out.seconds_to_target = seconds_since(start);
       }
     };
     const auto r = descent::minimize(f, x, optimizer, {.max_iterations = s.budget, .gradient_tolerance = 0}, watch);
-    out.final_loss = r.reason == descent::StopReason::NonFinite ? std::numeric_limits<double>::infinity() : r.loss;
+    out.final_loss = r.reason == descent::StopReason::NonFinite ? std::numeric_limits<double>::infinity()
+                     : schedule_free<O>                            ? last
+                                                                   : r.loss;
   } else {
     // L-BFGS needs the full objective: it is not registered for minibatch runs
     if constexpr (descent::StochasticObjective<F, V> && descent::Optimizer<O, V>) {
       descent::MinibatchSampler sampler(f.size(), {.batch_size = s.batch, .seed = 1});
-      double last = std::numeric_limits<double>::infinity();
       auto watch = [&](const descent::Progress<V>& p) {
         if (!p.end_of_epoch) return;
-        last = loss_at(f, V(p.params));  // the full training loss, judged once per epoch
+        // the full training loss, judged once per epoch
+        last = judged_loss(f, optimizer, p.params, std::nullopt, scratch);
         if (out.to_target < 0 && last <= s.target) {
           out.to_target = p.epoch;
           out.seconds_to_target = seconds_since(start);
@@ -161,6 +192,8 @@ void for_each_optimizer(Body&& body) {
   body("ASGD", [](double lr) { return descent::ASGD<V>({.lr = lr}); });
   body("Rprop", [](double lr) { return descent::Rprop<V>({.lr = lr}); });
   body("Lion", [](double lr) { return descent::Lion<V>({.lr = lr}); });
+  body("ScheduleFreeAdamW", [](double lr) { return descent::ScheduleFreeAdamW<V>({.lr = lr}); });
+  body("ScheduleFreeSGD", [](double lr) { return descent::ScheduleFreeSGD<V>({.lr = lr}); });
   // max_iter = 1: one minimize iteration is one L-BFGS iteration (with its line search's
   // evaluations), so iteration counts compare with the others'
   body("LBFGS", [](double lr) {

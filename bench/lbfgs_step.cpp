@@ -72,7 +72,8 @@ descent::LBFGSOptions options(Index history) {
 /// torch's L-BFGS with fixed steps, one evaluation per iteration, as a user would write it with Eigen.
 template <class T>
 struct HandLBFGS {
-  HandLBFGS(Index n, Index m) : m(m), s(n, m + 1), y(n, m + 1), ro(m + 1), al(m + 1), d(n), g(n), g_prev(n) {}
+  HandLBFGS(Index n, Index history)
+      : m(history), s(n, m + 1), y(n, m + 1), ro(m + 1), al(m + 1), d(n), g(n), g_prev(n) {}
 
   void iterate(const Quadratic<T>& f, Vec<T>& x) {
     f(x, g);

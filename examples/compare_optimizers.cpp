@@ -12,7 +12,7 @@
 // - The problem is smooth and strongly convex (l2 > 0), so its minimum f* is unique; Newton's
 //   method (the problem's minimizer()) computes it to a gradient norm below 1e-10, and "how far
 //   from the optimum" has an exact answer.
-// - GD, Rprop and L-BFGS step on the full training set (descent::minimize); the fifteen others on
+// - GD, Rprop and L-BFGS step on the full training set (descent::minimize); the seventeen others on
 //   minibatches of 32 (descent::train): each in the regime it is designed for. GD is SGD with a
 //   batch of everything, so a full-batch SGD line would only repeat GD's; Rprop follows the signs
 //   of the gradient, which minibatch noise flips at random (each flip shrinks its step). Steps
@@ -33,6 +33,7 @@
 #include <descent/problems/logistic_regression.hpp>
 #include <exception>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <stdexcept>
@@ -60,8 +61,12 @@ struct Point {
 // minibatch steps, so the time spent here is left out of the recorded seconds.
 class Curve {
  public:
-  Curve(const Problem& f, const V& x0) : f_(&f), grad_(x0.size()) {
-    points_.push_back({0, 0.0, 0.0, f(x0, grad_)});
+  /// `judge(params, grad)`: the loss recorded for the parameters (the loss at them, unless set).
+  using Judge = std::function<double(const V&, V&)>;
+
+  Curve(const Problem& f, const V& x0, Judge judge = {}) : f_(&f), grad_(x0.size()), judge_(std::move(judge)) {
+    if (!judge_) judge_ = [this](const V& x, V& g) { return (*f_)(x, g); };
+    points_.push_back({0, 0.0, 0.0, judge_(x0, grad_)});
     start_ = Clock::now();
   }
 
@@ -69,7 +74,7 @@ class Curve {
     if (p.stochastic && !p.end_of_epoch) return;
     const auto now = Clock::now();
     // minimize (GD): a step is an epoch, and p.loss is already the loss at p.params.
-    const double loss = p.stochastic ? (*f_)(p.params, grad_) : p.loss;
+    const double loss = p.stochastic ? judge_(p.params, grad_) : p.loss;
     const double epoch = p.stochastic ? double(p.epoch) : double(p.iteration);
     points_.push_back({p.iteration, epoch, seconds(now), loss});
     recording_ += Clock::now() - now;
@@ -82,6 +87,7 @@ class Curve {
 
   const Problem* f_;
   V grad_;
+  Judge judge_;
   std::vector<Point> points_;
   Clock::time_point start_;
   Clock::duration recording_{};
@@ -108,10 +114,31 @@ struct Run {
   std::optional<Point> reached{};  // the first recorded point at or below the target
 };
 
+/// A schedule-free optimizer trains on the interpolated point y that it keeps in the parameters,
+/// but its answer is the averaged point x (eval()); the others' answer is the parameters.
+template <class Optimizer>
+constexpr bool schedule_free = requires(Optimizer& o, V& x) {
+  o.eval(x);
+  o.train(x);
+};
+
 template <class Optimizer>
 Run run(const Setup& s, Optimizer optimizer, double lr, Regime regime) {
   V x = V::Zero(s.train.dimension());  // the same start for everybody: every probability ½
-  Curve curve(s.train, x);
+  Curve::Judge judge;
+  V at_x;
+  if constexpr (schedule_free<Optimizer>) {
+    // The loss at x, from a copy of the parameters switched to x and back: the optimizer's state is
+    // left exactly as it was (eval and train only move the copy and toggle the mode).
+    judge = [&optimizer, &at_x, &s](const V& params, V& g) {
+      at_x = params;
+      optimizer.eval(at_x);
+      const double loss = s.train(at_x, g);
+      optimizer.train(at_x);
+      return loss;
+    };
+  }
+  Curve curve(s.train, x, judge);
   if (regime == FullBatch) {
     // gradient_tolerance = 0: spend the whole budget, like the others.
     descent::minimize(s.train, x, optimizer, descent::StopCriteria{.max_iterations = s.epochs, .gradient_tolerance = 0},
@@ -123,6 +150,7 @@ Run run(const Setup& s, Optimizer optimizer, double lr, Regime regime) {
                    curve);
   }
   Run r{.lr = lr, .curve = curve.points()};
+  if constexpr (schedule_free<Optimizer>) optimizer.eval(x);
   V grad(x.size());
   r.final_loss = s.train(x, grad);
   r.test_accuracy = s.train.accuracy(x, s.test_samples, s.test_labels);
@@ -296,6 +324,10 @@ int main(int argc, char** argv) try {
   compare("ASGD", Minibatch, [](double lr) { return descent::ASGD<V>({.lr = lr}); });
   // Lion steps by the sign of an interpolated momentum: every coordinate moves by lr each step.
   compare("Lion", Minibatch, [](double lr) { return descent::Lion<V>({.lr = lr}); });
+  // Schedule-free (Defazio et al. 2024), judged at their averaged point x: no schedule, and yet
+  // no noise floor of a constant rate (the average takes it away). Defaults otherwise (warmup 0).
+  compare("SF-AdamW", Minibatch, [](double lr) { return descent::ScheduleFreeAdamW<V>({.lr = lr}); });
+  compare("SF-SGD", Minibatch, [](double lr) { return descent::ScheduleFreeSGD<V>({.lr = lr}); });
   // lr is Rprop's initial step size only: the step sizes adapt per coefficient from there.
   compare("Rprop", FullBatch, [](double lr) { return descent::Rprop<V>({.lr = lr}); });
   // Fixed steps, one iteration per step: one gradient per iteration, so an iteration is an epoch

@@ -111,9 +111,9 @@ Landscape make_landscape(std::string name, Problem problem, V lo, V hi, V path_s
 std::vector<Landscape> landscapes() {
   namespace p = descent::problems;
   std::vector<Landscape> out;
-  out.push_back(make_landscape("Himmelblau", p::Himmelblau<>(), V(-5, -5), V(5, 5), V(-0.5, -1.5)));
+  out.push_back(make_landscape("Himmelblau", p::Himmelblau<>(), V(-5, -5), V(5, 5), V(0.25, -4.75)));
   out.push_back(make_landscape("Beale", p::Beale<>(), V(-4.5, -4.5), V(4.5, 4.5), V(-1.0, 1.6)));
-  out.push_back(make_landscape("Six-hump camel", p::SixHumpCamel<>(), V(-3, -2), V(3, 2), V(-1.2, 1.4)));
+  out.push_back(make_landscape("Six-hump camel", p::SixHumpCamel<>(), V(-3, -2), V(3, 2), V(-2.75, -0.75)));
   out.push_back(make_landscape("Ackley", p::Ackley<>(), V(-5, -5), V(5, 5), V(2.6, -1.8)));
   out.push_back(make_landscape("Rastrigin", p::Rastrigin<>(2), V(-5.12, -5.12), V(5.12, 5.12), V(2.4, -1.7)));
   out.push_back(make_landscape("Styblinski-Tang", p::StyblinskiTang<>(2), V(-5, -5), V(5, 5), V(0.3, 0.6)));
@@ -172,6 +172,7 @@ std::vector<V> starts(const Landscape& l, int count, std::uint64_t seed) {
 
 struct Counts {
   int global = 0, local = 0, neither = 0;
+  int left = 0;  // of the neither: not finite, or more than kDomainMargin outside the domain
   int total() const { return global + local + neither; }
   int reached() const { return global + local; }
   bool operator==(const Counts&) const = default;
@@ -181,7 +182,9 @@ Counts count(const Landscape& l, int kind, double lr, const std::vector<V>& from
   Counts c;
   for (std::size_t k = 0; k < from.size(); ++k) {
     const Noise noise{sigma, seed * 1000003u + k};
-    switch (l.classify(descend(l, kind, lr, from[k], noise))) {
+    const V end = descend(l, kind, lr, from[k], noise);
+    if (!end.allFinite() || !l.inside(end, kDomainMargin)) ++c.left;
+    switch (l.classify(end)) {
       case Outcome::global: ++c.global; break;
       case Outcome::local: ++c.local; break;
       case Outcome::neither: ++c.neither; break;
@@ -305,6 +308,17 @@ int main(int argc, char** argv) try {
                 percent(r.clean.neither, n), percent(r.noisy.global, n), percent(r.noisy.local, n),
                 percent(r.noisy.neither, n));
   }
+  std::printf("\nOf the neither, runs that left the domain (by more than %g, or not finite):\n", kDomainMargin);
+  bool any_left = false;
+  for (const Row& r : rows) {
+    for (const auto& [counts, label] : {std::pair{&r.clean, "no noise"}, std::pair{&r.noisy, "noise"}}) {
+      if (counts->left == 0) continue;
+      std::printf("  %s, %s, %s: %.1f%%\n", r.function.c_str(), r.optimizer.c_str(), label,
+                  percent(counts->left, counts->total()));
+      any_left = true;
+    }
+  }
+  if (!any_left) std::printf("  none\n");
   std::printf("\nnoise sigma:");
   for (std::size_t i = 0; i < all.size(); ++i) std::printf(" %s %.3g%s", all[i].name.c_str(), sigmas[i], i + 1 < all.size() ? "," : "\n");
 

@@ -14,9 +14,11 @@ namespace descent::problems {
 ///
 /// One minimizer, global: (3, 0.5), f = 0. No other local minimum in the plane, but plateaus: f is
 /// 14.203125 on the whole lines x = 0 and y = 1 (every residual is then its constant), which cross
-/// at the saddle point (0, 1), and for x → +∞ along y ≈ 1 − 1.5/x a valley stays near f ≈ 4.08
-/// without ever reaching a minimum, so iterates that start far right can drift out along it. The
-/// usual domain is [−4.5, 4.5]², where f ranges over [0, 1.8e5] (the y³ term dominates the corners).
+/// at the saddle point (0, 1). Left of it a valley just above y = 1 (its floor near
+/// y = 1 + 0.991/|x|) descends towards f = 0.452 as x → −∞ without reaching a minimum, so iterates
+/// on the left can slide away along it (to the right, the same valley rises from the minimum
+/// towards 0.452 as x → +∞). The usual domain is [−4.5, 4.5]², where f ranges over [0, 1.8e5]
+/// (the y³ term dominates the corners).
 ///
 /// An Objective: `f(x, grad)` returns f(x) and writes ∇f(x). `x` and `grad` are any Eigen vectors
 /// (or vector expressions; `grad` writable) of `Scalar` with 2 coefficients, not aliasing each

@@ -18,9 +18,9 @@
 //   nearest_minimizer(x) returns; "global" if its value is the global minimum. Anything else
 //   (still moving, stuck on a plateau, oscillating around a kink wider than 0.01, gone more than 1
 //   outside the domain, or not finite) is "neither".
-// - Learning rates: for each function and optimizer the rate from the grid 1e-4, 3e-4, …, 0.3 at
-//   which the most of 50 separate tuning starts (20 with --quick; not the table's starts) reach
-//   some minimum without noise, the larger rate on ties. It rewards converging, not finding the
+// - Learning rates: for each function and optimizer, of the rates in the grid 1e-4, 3e-4, …, 0.3
+//   at which the most of 50 separate tuning starts (20 with --quick; not the table's starts) reach
+//   some minimum without noise, the middle one (see tune). It rewards converging, not finding the
 //   global minimum, so the table shows where a well-tuned optimizer settles. Other options are
 //   torch's defaults; momentum 0.9 for both SGD variants.
 // - Noise: each step's gradient gets N(0, σ²·I) added, independently per step, for the first 1500
@@ -65,9 +65,9 @@ struct Landscape {
   std::function<double(const V&, V&)> f;
   std::function<V(const V&)> nearest;  // the problem's nearest_minimizer
   double minimum = 0.0;
-  V lo, hi;                            // the usual domain, where the starts are drawn
-  V path_start;                        // the start of the pictured paths
-  std::vector<V> minima;               // the known local minimizers in the domain
+  V lo, hi;               // the usual domain, where the starts are drawn
+  V path_start;           // the start of the pictured paths
+  std::vector<V> minima;  // the known local minimizers in the domain
 
   double value(const V& x) const {
     V g;
@@ -130,13 +130,20 @@ V gaussian(Random& rng) {
 template <class Visit>
 void with_optimizer(int kind, double lr, Visit&& visit) {
   switch (kind) {
-    case 0: return visit(descent::GradientDescent<V>({.lr = lr}));
-    case 1: return visit(descent::SGD<V>({.lr = lr, .momentum = 0.9}));
-    case 2: return visit(descent::SGD<V>({.lr = lr, .momentum = 0.9, .nesterov = true}));
-    case 3: return visit(descent::Adam<V>({.lr = lr}));
-    case 4: return visit(descent::Adagrad<V>({.lr = lr}));
-    case 5: return visit(descent::RMSProp<V>({.lr = lr}));
-    default: throw std::logic_error("no such optimizer");
+    case 0:
+      return visit(descent::GradientDescent<V>({.lr = lr}));
+    case 1:
+      return visit(descent::SGD<V>({.lr = lr, .momentum = 0.9}));
+    case 2:
+      return visit(descent::SGD<V>({.lr = lr, .momentum = 0.9, .nesterov = true}));
+    case 3:
+      return visit(descent::Adam<V>({.lr = lr}));
+    case 4:
+      return visit(descent::Adagrad<V>({.lr = lr}));
+    case 5:
+      return visit(descent::RMSProp<V>({.lr = lr}));
+    default:
+      throw std::logic_error("no such optimizer");
   }
 }
 
@@ -185,9 +192,15 @@ Counts count(const Landscape& l, int kind, double lr, const std::vector<V>& from
     const V end = descend(l, kind, lr, from[k], noise);
     if (!end.allFinite() || !l.inside(end, kDomainMargin)) ++c.left;
     switch (l.classify(end)) {
-      case Outcome::global: ++c.global; break;
-      case Outcome::local: ++c.local; break;
-      case Outcome::neither: ++c.neither; break;
+      case Outcome::global:
+        ++c.global;
+        break;
+      case Outcome::local:
+        ++c.local;
+        break;
+      case Outcome::neither:
+        ++c.neither;
+        break;
     }
   }
   return c;
@@ -241,7 +254,8 @@ void write_csv(const std::string& file, const std::vector<Landscape>& all, const
     }
   }
   for (const Row& r : rows) {
-    const Landscape& l = *std::find_if(all.begin(), all.end(), [&](const Landscape& c) { return c.name == r.function; });
+    const Landscape& l =
+        *std::find_if(all.begin(), all.end(), [&](const Landscape& c) { return c.name == r.function; });
     std::vector<V> path{l.path_start};
     descend(l, r.kind, r.lr, l.path_start, Noise{}, &path);
     for (std::size_t t = 0; t < path.size(); ++t) {
@@ -294,8 +308,9 @@ int main(int argc, char** argv) try {
 
   std::printf("Where %d seeded starts end after %d steps%s: %% at a global minimum, at another local one, neither\n",
               n_starts, kSteps, quick ? " (--quick)" : "");
-  std::printf("(reached = within %.2g of a minimizer; noise: N(0, sigma^2 I) on the gradient for the first %d steps)\n\n",
-              kRadius, kNoisySteps);
+  std::printf(
+      "(reached = within %.2g of a minimizer; noise: N(0, sigma^2 I) on the gradient for the first %d steps)\n\n",
+      kRadius, kNoisySteps);
   std::printf("%-16s %-13s %7s | %27s | %27s\n", "function", "optimizer", "lr", "no noise: global local neither",
               "noise: global local neither");
   std::string previous;
@@ -320,7 +335,8 @@ int main(int argc, char** argv) try {
   }
   if (!any_left) std::printf("  none\n");
   std::printf("\nnoise sigma:");
-  for (std::size_t i = 0; i < all.size(); ++i) std::printf(" %s %.3g%s", all[i].name.c_str(), sigmas[i], i + 1 < all.size() ? "," : "\n");
+  for (std::size_t i = 0; i < all.size(); ++i)
+    std::printf(" %s %.3g%s", all[i].name.c_str(), sigmas[i], i + 1 < all.size() ? "," : "\n");
 
   write_csv(csv_path, all, rows);
   std::printf("Paths from one start per function (each optimizer at its rate, no noise): %s\n", csv_path.c_str());
@@ -344,7 +360,8 @@ int main(int argc, char** argv) try {
   // Every minimum of Himmelblau is global: a method that converges at all finds one.
   for (const char* o : kOptimizers) {
     const Row& r = row("Himmelblau", o);
-    check(r.clean.global >= 0.9 * r.clean.total(), r.optimizer + " on Himmelblau: a global minimum from >= 90% of starts");
+    check(r.clean.global >= 0.9 * r.clean.total(),
+          r.optimizer + " on Himmelblau: a global minimum from >= 90% of starts");
   }
   // GD at its rate is a descent method with a step below 2/L at the bottom of each basin: started
   // 0.05 away from any minimizer of the domain, it ends at that minimizer (not a deeper one).
@@ -368,7 +385,8 @@ int main(int argc, char** argv) try {
         "GD on Styblinski-Tang without noise: the global minimum from 10% to 45% of starts");
   // Noise as large as the gradient moves runs between Rastrigin's basins.
   bool noise_matters = false;
-  for (const char* o : kOptimizers) noise_matters = noise_matters || !(row("Rastrigin", o).clean == row("Rastrigin", o).noisy);
+  for (const char* o : kOptimizers)
+    noise_matters = noise_matters || !(row("Rastrigin", o).clean == row("Rastrigin", o).noisy);
   check(noise_matters, "noise changes where some optimizer ends on Rastrigin");
   check(landscape("Six-hump camel").minima.size() == 6, "the six minima of the six-hump camel are in its domain");
   return ok ? 0 : 1;

@@ -404,8 +404,9 @@ TEST_CASE("landscapes: errors", "[landscapes]") {
   constexpr double nan = std::numeric_limits<double>::quiet_NaN();
   require_invalid([&] { Ackley<>().nearest_minimizer(Eigen::Vector2d(0.0, nan)); },
                   "descent::problems::Ackley::nearest_minimizer: invalid x(1) = nan (must be finite)");
-  require_invalid([&] { Rastrigin<>(2).nearest_minimizer(Eigen::Vector2d(std::numeric_limits<double>::infinity(), 0.0)); },
-                  "descent::problems::Rastrigin::nearest_minimizer: invalid x(0) = inf (must be finite)");
+  require_invalid(
+      [&] { Rastrigin<>(2).nearest_minimizer(Eigen::Vector2d(std::numeric_limits<double>::infinity(), 0.0)); },
+      "descent::problems::Rastrigin::nearest_minimizer: invalid x(0) = inf (must be finite)");
   require_invalid([&] { StyblinskiTang<>(1).nearest_minimizer(Eigen::Matrix<double, 1, 1>(nan)); }, "invalid x(0)");
   require_invalid([&] { SixHumpCamel<>().nearest_minimizer(Eigen::Vector2d(nan, 0.0)); }, "invalid x(0) = nan");
 }

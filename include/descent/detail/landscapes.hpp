@@ -111,8 +111,9 @@ Eigen::VectorXd newton_local_minimizer(std::string_view problem, const Gradient&
     }
   }
   if (!positive_definite) {
-    throw std::runtime_error(concat("descent::problems::", problem,
-                                    "::nearest_minimizer: Newton's method met a Hessian that is not positive definite"));
+    throw std::runtime_error(
+        concat("descent::problems::", problem,
+               "::nearest_minimizer: Newton's method met a Hessian that is not positive definite"));
   }
   return best;
 }

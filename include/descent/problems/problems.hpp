@@ -9,6 +9,17 @@
 //   LogisticRegression<S>(X, y, {.l2, .fit_intercept})    stochastic; labels y in {0, 1}; minimizer() by Newton
 //   SoftmaxRegression<S>(X, y, K, {.l2, .fit_intercept})  stochastic; labels y in [0, K); minimizer() by Newton
 //
+// and the multimodal landscapes, each with global_minimizers(), the known local minima and
+// nearest_minimizer(x), the known local minimizer (global or not) closest to x:
+//
+//   Himmelblau<S>()         2-D; four global minima, f = 0; no other local minimum
+//   Beale<S>()              2-D; minimizer() = (3, 0.5), minimum() = 0; plateaus on x = 0 and y = 1
+//   SixHumpCamel<S>()       2-D; two global minima, f = −1.0316285; four local ones (local_minimizers())
+//   Ackley<S>()             2-D; minimizer() = 0 (a kink; ∇f(0) is taken as 0), minimum() = 0;
+//                           a local minimum near every integer lattice point
+//   Rastrigin<S>(n)         minimizer() = 0, minimum() = 0; a local minimum near every integer lattice point
+//   StyblinskiTang<S>(n)    minimizer() = (−2.9035, …), minimum() = −39.166·n; 2ⁿ local minima
+//
 // Every problem is an Objective (`f(x, grad)` returns the loss and writes its gradient) and has
 // `dimension()`, the number of parameters. The data-set problems are also StochasticObjectives:
 // `size()` samples and `f(x, batch, grad)` returning the MEAN loss over the batch (any penalty
@@ -23,8 +34,14 @@
 // so calls do not allocate; one object must therefore not be called from several threads at once
 // (give each thread its own copy).
 
+#include "descent/problems/ackley.hpp"
+#include "descent/problems/beale.hpp"
+#include "descent/problems/himmelblau.hpp"
 #include "descent/problems/least_squares.hpp"
 #include "descent/problems/logistic_regression.hpp"
 #include "descent/problems/quadratic.hpp"
+#include "descent/problems/rastrigin.hpp"
 #include "descent/problems/rosenbrock.hpp"
+#include "descent/problems/six_hump_camel.hpp"
 #include "descent/problems/softmax_regression.hpp"
+#include "descent/problems/styblinski_tang.hpp"

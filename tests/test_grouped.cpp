@@ -48,6 +48,7 @@
 #include <utility>
 #include <vector>
 
+#include "reference_io.hpp"
 #include "support.hpp"
 
 #ifndef DESCENT_TEST_DATA_DIR
@@ -98,32 +99,10 @@ struct Reference {
   std::vector<GroupCase> cases;
 };
 
+const std::string kSource = "group reference data";
+
 [[noreturn]] void parse_error(const std::string& where, const std::string& what) {
-  throw std::runtime_error(concat("group reference data: ", where, ": ", what));
-}
-
-double parse_number(const std::string& token, bool single, const std::string& where) {
-  const char* first = token.data();
-  const char* last = token.data() + token.size();
-  std::from_chars_result r{};
-  double value = 0.0;
-  if (single) {
-    float f = 0.0f;
-    r = std::from_chars(first, last, f);
-    value = double(f);
-  } else {
-    r = std::from_chars(first, last, value);
-  }
-  if (r.ec != std::errc() || r.ptr != last) parse_error(where, concat("not a number: '", token, "'"));
-  return value;
-}
-
-int parse_int(const std::string& token, const std::string& where) {
-  int value = 0;
-  const auto r = std::from_chars(token.data(), token.data() + token.size(), value);
-  if (r.ec != std::errc() || r.ptr != token.data() + token.size())
-    parse_error(where, concat("not an integer: '", token, "'"));
-  return value;
+  descent_test::reference::parse_error(kSource, where, what);
 }
 
 Reference read_reference() {
@@ -150,7 +129,7 @@ Reference read_reference() {
     auto values = [&]() {
       std::vector<double> v;
       std::string token;
-      while (words >> token) v.push_back(parse_number(token, single, where));
+      while (words >> token) v.push_back(descent_test::reference::parse_number(kSource, token, single, where));
       if (int(v.size()) != ref.n)
         parse_error(where, concat("expected ", std::to_string(ref.n), " values, found ", std::to_string(v.size())));
       return v;
@@ -158,14 +137,14 @@ Reference read_reference() {
     auto step_number = [&](std::size_t expected) {
       std::string token;
       words >> token;
-      const int t = parse_int(token, where);
+      const int t = descent_test::reference::parse_int(kSource, token, where);
       if (std::size_t(t) != expected) parse_error(where, concat(key, " of step ", token, " out of order"));
       return t;
     };
     if (key == "n" || key == "steps") {
       std::string token;
       words >> token;
-      (key == "n" ? ref.n : ref.steps) = parse_int(token, where);
+      (key == "n" ? ref.n : ref.steps) = descent_test::reference::parse_int(kSource, token, where);
     } else if (key == "block") {
       BlockLine b;
       std::string kind;
@@ -190,18 +169,18 @@ Reference read_reference() {
     } else if (key == "group") {
       std::string token, block;
       words >> token;
-      const int g = parse_int(token, where);
+      const int g = descent_test::reference::parse_int(kSource, token, where);
       if (g < 0 || std::size_t(g) >= c.groups.size() || !c.groups[std::size_t(g)].empty())
         parse_error(where, "bad or repeated group index");
       while (words >> block) c.groups[std::size_t(g)].push_back(block);
     } else if (key == "option") {
       std::string token, name, value, kind;
       if (!(words >> token >> name >> value >> kind)) parse_error(where, "expected 'option <g> <name> <value> <kind>'");
-      const int g = parse_int(token, where);
+      const int g = descent_test::reference::parse_int(kSource, token, where);
       if (g < 0 || std::size_t(g) >= c.options.size()) parse_error(where, "bad group index");
       Option o;
       o.is_bool = value == "true" || value == "false";
-      o.value = o.is_bool ? (value == "true" ? 1.0 : 0.0) : parse_number(value, false, where);
+      o.value = o.is_bool ? (value == "true" ? 1.0 : 0.0) : descent_test::reference::parse_number(kSource, value, false, where);
       if (kind != "explicit" && kind != "default") parse_error(where, "option kind must be explicit or default");
       o.is_explicit = kind == "explicit";
       if (!c.options[std::size_t(g)].emplace(name, o).second) parse_error(where, concat("option ", name, " given twice"));
@@ -212,11 +191,11 @@ Reference read_reference() {
       std::string t, group, value;
       if (!(words >> t >> e.kind >> group >> value) || (e.kind != "set_lr" && e.kind != "set_momentum"))
         parse_error(where, "expected 'event <t> set_lr|set_momentum <g|all> <value>'");
-      e.t = parse_int(t, where);
+      e.t = descent_test::reference::parse_int(kSource, t, where);
       if (e.t != int(c.grads.size()) + 1) parse_error(where, "event not just before its step");
-      e.group = group == "all" ? -1 : parse_int(group, where);
+      e.group = group == "all" ? -1 : descent_test::reference::parse_int(kSource, group, where);
       if (e.group >= int(c.groups.size())) parse_error(where, "event of a group that does not exist");
-      e.value = parse_number(value, false, where);
+      e.value = descent_test::reference::parse_number(kSource, value, false, where);
       c.events.push_back(e);
     } else if (key == "grad") {
       step_number(c.grads.size() + 1);

@@ -16,8 +16,12 @@
 #include "descent/optimizers/sgd.hpp"
 #include "descent/problems/rosenbrock.hpp"
 #include "descent/scheduler.hpp"
+#include "reference_io.hpp"
 
 namespace {
+
+using descent_test::reference::relative_error;
+using descent_test::reference::to_vector;
 
 struct Evaluation {
   double loss = 0.0;
@@ -95,24 +99,6 @@ Case load_case(const std::string& file) {
   REQUIRE(!c.initial.empty());
   REQUIRE(c.steps.size() == 100);
   return c;
-}
-
-template <class X>
-double relative_error(const X& x, const std::vector<double>& ref) {
-  double diff = 0.0, scale = 0.0;
-  for (std::size_t i = 0; i < ref.size(); ++i) {
-    if (!std::isfinite(double(x[Eigen::Index(i)]))) return std::numeric_limits<double>::infinity();
-    diff = std::max(diff, std::abs(double(x[Eigen::Index(i)]) - ref[i]));
-    scale = std::max(scale, std::abs(ref[i]));
-  }
-  return diff / std::max(scale, 1e-30);
-}
-
-template <class V>
-V to_vector(const std::vector<double>& values) {
-  V v(Eigen::Index(values.size()));
-  for (std::size_t i = 0; i < values.size(); ++i) v[Eigen::Index(i)] = typename V::Scalar(values[i]);
-  return v;
 }
 
 // Hands back torch's k-th loss and gradient at the k-th call, recording how far descent's point

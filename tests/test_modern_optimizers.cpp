@@ -33,6 +33,8 @@
 #define DESCENT_TEST_CHECKPOINTS 0
 #endif
 
+#include "reference_io.hpp"
+
 #ifndef DESCENT_TEST_DATA_DIR
 #error "DESCENT_TEST_DATA_DIR must be defined as a string literal: the path of tests/data"
 #endif
@@ -45,16 +47,17 @@ using V = Eigen::VectorXd;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
+namespace reference = descent_test::reference;
+using reference::IndexEntry;
+using reference::relative_error;
+using reference::to_vector;
+
+const std::string kSource = "numpy reference data";
 const std::string kReferenceDir = std::string(DESCENT_TEST_DATA_DIR) + "/numpy_reference";
 
 // ---------------------------------------------------------------------------------------------
 // Reading the numpy reference data.
 
-struct IndexEntry {
-  std::string family;  // Lion, ScheduleFreeAdamW, ScheduleFreeSGD
-  std::string dtype;   // float64 or float32
-  std::string file;
-};
 
 struct Option {
   double value = 0.0;
@@ -80,52 +83,13 @@ struct ReferenceCase {
 };
 
 [[noreturn]] void parse_error(const std::string& where, const std::string& what) {
-  throw std::runtime_error("numpy reference data: " + where + ": " + what);
+  reference::parse_error(kSource, where, what);
 }
 
 std::vector<IndexEntry> read_index() {
   const std::string path = kReferenceDir + "/index.txt";
-  std::ifstream in(path);
   INFO("index file: " << path << " (regenerate with: /usr/bin/python3 tools/make_numpy_reference.py)");
-  REQUIRE(in.is_open());
-  std::vector<IndexEntry> entries;
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream words(line);
-    IndexEntry e;
-    std::string extra;
-    if (!(words >> e.family >> e.dtype >> e.file) || (words >> extra))
-      parse_error(path + ":" + std::to_string(number), "expected '<descent class> <dtype> <file>'");
-    entries.push_back(e);
-  }
-  return entries;
-}
-
-double parse_number(const std::string& token, bool single, const std::string& where) {
-  const char* first = token.data();
-  const char* last = token.data() + token.size();
-  std::from_chars_result r{};
-  double value = 0.0;
-  if (single) {
-    float f = 0.0f;
-    r = std::from_chars(first, last, f);
-    value = f;
-  } else {
-    r = std::from_chars(first, last, value);
-  }
-  if (r.ec != std::errc() || r.ptr != last) parse_error(where, "not a number: '" + token + "'");
-  return value;
-}
-
-int parse_int(const std::string& token, const std::string& where) {
-  int value = 0;
-  const auto r = std::from_chars(token.data(), token.data() + token.size(), value);
-  if (r.ec != std::errc() || r.ptr != token.data() + token.size())
-    parse_error(where, "not an integer: '" + token + "'");
-  return value;
+  return reference::read_index(kSource, path);
 }
 
 ReferenceCase read_case(const std::string& file) {
@@ -143,7 +107,7 @@ ReferenceCase read_case(const std::string& file) {
     if (c.n <= 0 || c.steps <= 0) parse_error(where, "n and steps must come before the data");
     std::vector<double> v;
     std::string token;
-    while (words >> token) v.push_back(parse_number(token, c.dtype == "float32", where));
+    while (words >> token) v.push_back(reference::parse_number(kSource, token, c.dtype == "float32", where));
     if (int(v.size()) != c.n)
       parse_error(where, "expected " + std::to_string(c.n) + " values, found " + std::to_string(v.size()));
     return v;
@@ -172,13 +136,13 @@ ReferenceCase read_case(const std::string& file) {
     } else if (key == "n" || key == "steps") {
       std::string token;
       words >> token;
-      (key == "n" ? c.n : c.steps) = parse_int(token, where);
+      (key == "n" ? c.n : c.steps) = reference::parse_int(kSource, token, where);
     } else if (key == "option") {
       std::string name, value, kind;
       if (!(words >> name >> value >> kind)) parse_error(where, "expected 'option <name> <value> <kind>'");
       Option o;
       o.is_bool = value == "true" || value == "false";
-      o.value = o.is_bool ? (value == "true" ? 1.0 : 0.0) : parse_number(value, false, where);
+      o.value = o.is_bool ? (value == "true" ? 1.0 : 0.0) : reference::parse_number(kSource, value, false, where);
       if (kind != "explicit" && kind != "default") parse_error(where, "option kind must be explicit or default");
       o.is_explicit = kind == "explicit";
       if (!c.options.emplace(name, o).second) parse_error(where, "option " + name + " given twice");
@@ -188,10 +152,10 @@ ReferenceCase read_case(const std::string& file) {
       Event e{kinds.at(key), 0, 0.0, {}};
       std::string token;
       words >> token;
-      e.t = parse_int(token, where);
+      e.t = reference::parse_int(kSource, token, where);
       if (e.kind == Event::SetLr || e.kind == Event::SetMomentum) {
         words >> token;
-        e.value = parse_number(token, false, where);
+        e.value = reference::parse_number(kSource, token, false, where);
       } else {
         e.values = values(words, where);
       }
@@ -308,16 +272,6 @@ concept ScheduleFree = requires(O& o, typename O::Vector& x) {
   o.eval(x);
   o.train(x);
 };
-
-template <class X>
-double relative_error(const X& x, const std::vector<double>& ref) {
-  double scale = 1e-30, diff = 0.0;
-  for (std::size_t i = 0; i < ref.size(); ++i) {
-    scale = std::max(scale, std::abs(ref[i]));
-    diff = std::max(diff, std::abs(double(x[Eigen::Index(i)]) - ref[i]));
-  }
-  return std::isnan(diff) ? kInf : diff / scale;
-}
 
 /// The worst relative error per optimizer and dtype over every replayed case, reported at the end.
 std::map<std::string, double>& worst_errors() {

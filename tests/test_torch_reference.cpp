@@ -39,23 +39,25 @@
 #include <variant>
 #include <vector>
 
+#include "reference_io.hpp"
+
 #ifndef DESCENT_TEST_DATA_DIR
 #error "DESCENT_TEST_DATA_DIR must be defined as a string literal: the path of tests/data"
 #endif
 
 namespace {
 
+namespace reference = descent_test::reference;
+using reference::IndexEntry;
+using reference::relative_error;
+using reference::sci;
+using reference::to_vector;
+
+const std::string kSource = "torch reference data";
 const std::string kReferenceDir = std::string(DESCENT_TEST_DATA_DIR) + "/torch_reference";
 
 // ---------------------------------------------------------------------------------------------
 // Reading the data.
-
-struct IndexEntry {
-  std::string family;  // descent class: GradientDescent, SGD, Adam, AdamW, Adagrad, RMSProp, NAdam, RAdam,
-                       // Adamax, Adadelta, ASGD, Rprop
-  std::string dtype;   // float64 or float32
-  std::string file;
-};
 
 struct Option {
   double value = 0.0;
@@ -75,52 +77,13 @@ struct ReferenceCase {
 };
 
 [[noreturn]] void parse_error(const std::string& where, const std::string& what) {
-  throw std::runtime_error("torch reference data: " + where + ": " + what);
+  reference::parse_error(kSource, where, what);
 }
 
 std::vector<IndexEntry> read_index() {
   const std::string path = kReferenceDir + "/index.txt";
-  std::ifstream in(path);
   INFO("index file: " << path << " (regenerate with: /usr/bin/python3 tools/make_torch_reference.py)");
-  REQUIRE(in.is_open());
-  std::vector<IndexEntry> entries;
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream words(line);
-    IndexEntry e;
-    std::string extra;
-    if (!(words >> e.family >> e.dtype >> e.file) || (words >> extra))
-      parse_error(path + ":" + std::to_string(number), "expected '<descent class> <dtype> <file>'");
-    entries.push_back(e);
-  }
-  return entries;
-}
-
-double parse_number(const std::string& token, bool single, const std::string& where) {
-  const char* first = token.data();
-  const char* last = token.data() + token.size();
-  std::from_chars_result r{};
-  double value = 0.0;
-  if (single) {
-    float f = 0.0f;
-    r = std::from_chars(first, last, f);
-    value = f;
-  } else {
-    r = std::from_chars(first, last, value);
-  }
-  if (r.ec != std::errc() || r.ptr != last) parse_error(where, "not a number: '" + token + "'");
-  return value;
-}
-
-int parse_int(const std::string& token, const std::string& where) {
-  int value = 0;
-  const auto r = std::from_chars(token.data(), token.data() + token.size(), value);
-  if (r.ec != std::errc() || r.ptr != token.data() + token.size())
-    parse_error(where, "not an integer: '" + token + "'");
-  return value;
+  return reference::read_index(kSource, path);
 }
 
 ReferenceCase read_case(const std::string& file) {
@@ -141,7 +104,7 @@ ReferenceCase read_case(const std::string& file) {
     }
     std::vector<double> v;
     std::string token;
-    while (words >> token) v.push_back(parse_number(token, c.dtype == "float32", where));
+    while (words >> token) v.push_back(reference::parse_number(kSource, token, c.dtype == "float32", where));
     if (int(v.size()) != c.n)
       parse_error(where, "expected " + std::to_string(c.n) + " values, found " + std::to_string(v.size()));
     return v;
@@ -171,13 +134,13 @@ ReferenceCase read_case(const std::string& file) {
     } else if (key == "n" || key == "steps") {
       std::string token;
       words >> token;
-      (key == "n" ? c.n : c.steps) = parse_int(token, where);
+      (key == "n" ? c.n : c.steps) = reference::parse_int(kSource, token, where);
     } else if (key == "option") {
       std::string name, value, kind;
       if (!(words >> name >> value >> kind)) parse_error(where, "expected 'option <name> <value> <kind>'");
       Option o;
       o.is_bool = value == "true" || value == "false";
-      o.value = o.is_bool ? (value == "true" ? 1.0 : 0.0) : parse_number(value, false, where);
+      o.value = o.is_bool ? (value == "true" ? 1.0 : 0.0) : reference::parse_number(kSource, value, false, where);
       if (kind != "explicit" && kind != "default") parse_error(where, "option kind must be explicit or default");
       o.is_explicit = kind == "explicit";
       if (!c.options.emplace(name, o).second) parse_error(where, "option " + name + " given twice");
@@ -186,7 +149,7 @@ ReferenceCase read_case(const std::string& file) {
     } else if (key == "grad" || key == "params") {
       std::string token;
       words >> token;
-      const int t = parse_int(token, where);
+      const int t = reference::parse_int(kSource, token, where);
       auto& list = key == "grad" ? c.grads : c.params;
       if (t != int(list.size()) + 1) parse_error(where, key + " of step " + std::to_string(t) + " out of order");
       if (key == "params" && c.grads.size() != list.size() + 1) parse_error(where, "params before its grad");
@@ -283,34 +246,6 @@ O read_options(const ReferenceCase& c, const Fields<O>& fields, OptionReader::Mo
 
 // ---------------------------------------------------------------------------------------------
 // Replaying a case.
-
-template <class V>
-V to_vector(const std::vector<double>& values) {
-  V v(Eigen::Index(values.size()));
-  for (std::size_t i = 0; i < values.size(); ++i) v[Eigen::Index(i)] = typename V::Scalar(values[i]);
-  return v;
-}
-
-/// max_i |x_i − ref_i| / max(max_i |ref_i|, 1e-30), in double.
-template <class X>
-double relative_error(const X& x, const std::vector<double>& ref) {
-  double diff = 0.0, scale = 0.0;
-  for (std::size_t i = 0; i < ref.size(); ++i) {
-    diff = std::max(diff, std::abs(double(x[Eigen::Index(i)]) - ref[i]));
-    scale = std::max(scale, std::abs(ref[i]));
-  }
-  // NaN must not slip through std::max (which keeps the first argument on NaN).
-  for (std::size_t i = 0; i < ref.size(); ++i)
-    if (std::isnan(double(x[Eigen::Index(i)]))) return std::numeric_limits<double>::infinity();
-  return diff / std::max(scale, 1e-30);
-}
-
-std::string sci(double x) {
-  std::ostringstream out;
-  out.precision(3);
-  out << std::scientific << x;
-  return out.str();
-}
 
 template <class V>
 double tolerance() {

@@ -112,10 +112,7 @@ Setup make_setup(std::string name, F& f, V x0, double f_star, std::int64_t budge
 // answer is the averaged point x (eval()). It is judged there: from a copy of the parameters
 // switched to x and back, which leaves its state exactly as it was.
 template <class O>
-constexpr bool schedule_free = requires(O& o, V& x) {
-  o.eval(x);
-  o.train(x);
-};
+constexpr bool schedule_free = descent::EvalModeOptimizer<O, V>;
 
 // The loss a run is judged by; `known` is the loss at params when the driver has it already.
 template <class F, class O>

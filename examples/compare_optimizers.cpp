@@ -117,10 +117,7 @@ struct Run {
 /// A schedule-free optimizer trains on the interpolated point y that it keeps in the parameters,
 /// but its answer is the averaged point x (eval()); the others' answer is the parameters.
 template <class Optimizer>
-constexpr bool schedule_free = requires(Optimizer& o, V& x) {
-  o.eval(x);
-  o.train(x);
-};
+constexpr bool schedule_free = descent::EvalModeOptimizer<Optimizer, V>;
 
 template <class Optimizer>
 Run run(const Setup& s, Optimizer optimizer, double lr, Regime regime) {

@@ -181,7 +181,7 @@ Outcome fit(Opt& opt, const Net<float>& net, const descent::examples::FashionMni
   const Objective<float> objective{net, data.train};
   const std::int64_t steps = epochs * ((data.train.X.cols() + batch_size - 1) / batch_size);
   const std::int64_t warmup = std::max<std::int64_t>(1, steps / 20);
-  constexpr bool schedule_free = requires(Opt& o, V& x) { o.eval(x); };
+  constexpr bool schedule_free = descent::EvalModeOptimizer<Opt, V>;
   Outcome out;
   auto last = std::chrono::steady_clock::now();
   auto evaluate = [&](const descent::Progress<V>& p) {
@@ -229,8 +229,8 @@ Outcome run_with(const Net<float>& net, const descent::examples::FashionMnist<fl
   const auto ws = net.names('W'), bs = net.names('b');
   std::printf("%s: lr %g, weight decay %g on %zu weight matrices, none on the biases; batches of 128, %s\n",
               c.optimizer.c_str(), options.lr, weight_decay, ws.size(),
-              requires(O<V>& o, V& x) { o.eval(x); } ? "schedule-free (no lr schedule)"
-                                                     : "linear warmup over 5% of the steps then cosine to 0");
+              descent::EvalModeOptimizer<O<V>, V> ? "schedule-free (no lr schedule)"
+                                                  : "linear warmup over 5% of the steps then cosine to 0");
   if constexpr (requires(Options& o) { o.warmup_steps; })
     options.warmup_steps = biases.warmup_steps = std::max<std::int64_t>(1, epochs * ((data.train.X.cols() + 127) / 128) / 20);
   descent::Grouped<O<V>> opt({{net.layout.blocks(ws), options}, {net.layout.blocks(bs), biases}});

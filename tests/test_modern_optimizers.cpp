@@ -268,10 +268,7 @@ descent::ScheduleFreeSGDOptions sf_sgd_options(const ReferenceCase& c) {
 }
 
 template <class O>
-concept ScheduleFree = requires(O& o, typename O::Vector& x) {
-  o.eval(x);
-  o.train(x);
-};
+concept ScheduleFree = descent::EvalModeOptimizer<O, typename O::Vector>;
 
 /// The worst relative error per optimizer and dtype over every replayed case, reported at the end.
 std::map<std::string, double>& worst_errors() {
@@ -856,6 +853,16 @@ TEMPLATE_TEST_CASE("modern: Grouped + OneCycleLR equals one optimizer per block 
     grouped.reset();
     CHECK(grouped.training());
   }
+}
+
+TEST_CASE("modern: EvalModeOptimizer names the optimizers with an evaluation mode", "[modern]") {
+  using descent::EvalModeOptimizer;
+  STATIC_REQUIRE(EvalModeOptimizer<descent::ScheduleFreeAdamW<V>, V>);
+  STATIC_REQUIRE(EvalModeOptimizer<descent::ScheduleFreeSGD<Eigen::VectorXf>, Eigen::VectorXf>);
+  STATIC_REQUIRE(EvalModeOptimizer<descent::Grouped<descent::ScheduleFreeSGD<V>>, V>);
+  STATIC_REQUIRE(!EvalModeOptimizer<descent::Lion<V>, V>);
+  STATIC_REQUIRE(!EvalModeOptimizer<descent::Adam<V>, V>);
+  STATIC_REQUIRE(!EvalModeOptimizer<descent::Grouped<descent::Adam<V>>, V>);
 }
 
 TEST_CASE("modern: minimize and train drive the schedule-free optimizers, evaluated at x", "[modern]") {

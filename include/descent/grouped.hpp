@@ -16,6 +16,7 @@
 #include "descent/detail/access.hpp"
 #include "descent/detail/checks.hpp"
 #include "descent/layout.hpp"
+#include "descent/optimizer.hpp"
 
 namespace descent {
 
@@ -211,7 +212,7 @@ class Grouped {
   /// mode, its segment of `params` (the flat vector) from y to x, as O's eval() does. Throws
   /// std::invalid_argument, before anything is written, when a block does not fit in params.
   template <detail::ParamsOf<Vector> P>
-    requires requires(BlockOptimizer& o, typename BlockOptimizer::Vector& v) { o.eval(v); }
+    requires EvalModeOptimizer<BlockOptimizer, typename BlockOptimizer::Vector>
   void eval(P&& params) {
     static_assert(detail::plain_t<P>::IsVectorAtCompileTime,
                   "descent::Grouped::eval: params must be a vector at compile time (the flat vector)");
@@ -225,7 +226,7 @@ class Grouped {
   /// Schedule-free optimizers: switches every block back to train mode (its segment from x to y),
   /// as O's train() does; otherwise as eval().
   template <detail::ParamsOf<Vector> P>
-    requires requires(BlockOptimizer& o, typename BlockOptimizer::Vector& v) { o.train(v); }
+    requires EvalModeOptimizer<BlockOptimizer, typename BlockOptimizer::Vector>
   void train(P&& params) {
     static_assert(detail::plain_t<P>::IsVectorAtCompileTime,
                   "descent::Grouped::train: params must be a vector at compile time (the flat vector)");

@@ -46,6 +46,17 @@ concept ObjectiveOptimizer = requires(O& opt, V& params, Eigen::Map<V>& mapped, 
   opt.reset();
 };
 
+/// An optimizer with an evaluation mode, as the schedule-free ones (ScheduleFreeAdamW,
+/// ScheduleFreeSGD, and Grouped over them): it trains on one point but answers with another, and
+/// `opt.eval(params)` moves params (a V&) to the point to evaluate, `opt.train(params)` back to the
+/// point where gradients are taken. Evaluate such an optimizer's run after eval(), never at the
+/// training point.
+template <class O, class V>
+concept EvalModeOptimizer = requires(O& opt, V& params) {
+  opt.eval(params);
+  opt.train(params);
+};
+
 /// An optimizer whose learning rate can be read and changed between steps (what a schedule needs).
 template <class O>
 concept LearningRateControl = requires(O& opt, const O& copt, double lr) {

@@ -18,10 +18,10 @@
 #include <vector>
 
 #include "common/csv.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
-namespace fs = std::filesystem;
 using descent::examples::class_count;
 using descent::examples::CsvOptions;
 using descent::examples::read_csv;
@@ -34,32 +34,9 @@ using Index = Eigen::Index;
 
 std::string data_file(const std::string& name) { return std::string(DESCENT_EXAMPLES_DATA_DIR) + "/" + name; }
 
-// A fresh directory for fixture files, removed afterwards. Its name is random so that test runs
-// in parallel (ctest -j, two build presets at once) do not overwrite each other's files.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device entropy;
-    path_ = fs::temp_directory_path() / ("descent_csv_test_" + std::to_string(entropy()) + std::to_string(entropy()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  // Writes `contents` byte for byte (binary, so "\r\n" stays "\r\n") and returns the file's path.
-  std::string write(const std::string& name, const std::string& contents) const {
-    const fs::path file = path_ / name;
-    std::ofstream(file, std::ios::binary) << contents;
-    return file.string();
-  }
-  std::string path() const { return path_.string(); }
-
- private:
-  fs::path path_;
+// Fixture files, in a directory of their own.
+struct TempDir : descent_test::TempDir {
+  TempDir() : descent_test::TempDir("descent_csv_test_") {}
 };
 
 // The message read_csv throws for `path`, or "" (and a test failure) if it does not throw.

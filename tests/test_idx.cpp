@@ -12,45 +12,24 @@
 #include <vector>
 
 #include "common/idx.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
-namespace fs = std::filesystem;
 namespace ex = descent::examples;
 using Bytes = std::vector<unsigned char>;
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device entropy;
-    path_ = fs::temp_directory_path() / ("descent_idx_test_" + std::to_string(entropy()) + std::to_string(entropy()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string write(const std::string& name, const Bytes& contents) const {
-    const fs::path file = path_ / name;
-    std::ofstream(file, std::ios::binary).write(reinterpret_cast<const char*>(contents.data()),
-                                                std::streamsize(contents.size()));
-    return file.string();
-  }
+// Plain and gzipped fixture files, in a directory of their own.
+struct TempDir : descent_test::TempDir {
+  TempDir() : descent_test::TempDir("descent_idx_test_") {}
   std::string write_gz(const std::string& name, const Bytes& contents) const {
-    const std::string file = (path_ / name).string();
-    gzFile out = gzopen(file.c_str(), "wb");
+    const std::string path = file(name);
+    gzFile out = gzopen(path.c_str(), "wb");
     REQUIRE(out != nullptr);
     if (!contents.empty()) REQUIRE(gzwrite(out, contents.data(), unsigned(contents.size())) == int(contents.size()));
     REQUIRE(gzclose(out) == Z_OK);
-    return file;
+    return path;
   }
-  std::string path() const { return path_.string(); }
-
- private:
-  fs::path path_;
 };
 
 void put32(Bytes& b, std::uint32_t v) {
@@ -148,7 +127,7 @@ TEST_CASE("idx: malformed files are rejected with the file and the reason", "[id
   CHECK_THAT(error_of(images(short_magic)), Catch::Contains(short_magic) && Catch::Contains("truncated header"));
   const std::string short_header = dir.write_gz("short_header.gz", Bytes(full.begin(), full.begin() + 10));
   CHECK_THAT(error_of(images(short_header)), Catch::Contains(short_header) && Catch::Contains("truncated header"));
-  const std::string empty = dir.write("empty", {});
+  const std::string empty = dir.write("empty", Bytes{});
   CHECK_THAT(error_of(labels(empty)), Catch::Contains(empty) && Catch::Contains("truncated header"));
 
   const std::string short_data = dir.write_gz("short_data.gz", Bytes(full.begin(), full.end() - 1));

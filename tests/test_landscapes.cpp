@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "problem_checks.hpp"
+
 namespace {
 
 using descent::check_gradient;
@@ -41,29 +43,9 @@ VectorXd random_point(Index n, Random& rng, double lo, double hi) {
   return x;
 }
 
-template <class Error, class Make>
-void require_throws(Make make, const std::string& fragment) {
-  try {
-    make();
-    FAIL("no exception; expected one mentioning \"" << fragment << "\"");
-  } catch (const Error& e) {
-    const std::string what = e.what();
-    INFO("message: " << what);
-    CHECK(what.find(fragment) != std::string::npos);
-  }
-}
-
-template <class Make>
-void require_invalid(Make make, const std::string& fragment) {
-  require_throws<std::invalid_argument>(make, fragment);
-}
-
-template <class P>
-std::pair<double, VectorXd> evaluate(const P& p, const VectorXd& x) {
-  VectorXd g(x.size());
-  const double f = double(p(x, g));
-  return {f, g};
-}
+using descent_test::evaluate;
+using descent_test::require_invalid;
+using descent_test::require_throws;
 
 // The Hessian by central differences of the analytic gradient (which the gradient checks vouch for).
 template <class P>

@@ -20,6 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include "problem_checks.hpp"
+
 namespace {
 
 using descent::check_gradient;
@@ -139,32 +141,9 @@ std::pair<double, double> extreme_eigenvalues(const MatrixXd& A) {
   return {bottom.dot(Abottom), top.dot(Atop)};
 }
 
-// make() throws an Error whose message contains the fragment.
-template <class Error, class Make>
-void require_throws(Make make, const std::string& fragment) {
-  try {
-    make();
-    FAIL("no exception; expected one mentioning \"" << fragment << "\"");
-  } catch (const Error& e) {
-    const std::string what = e.what();
-    INFO("message: " << what);
-    CHECK(what.find(fragment) != std::string::npos);
-  }
-}
-
-// An invalid problem, call or option.
-template <class Make>
-void require_invalid(Make make, const std::string& fragment) {
-  require_throws<std::invalid_argument>(make, fragment);
-}
-
-// The loss and gradient of p at x, through a VectorXd.
-template <class P>
-std::pair<double, VectorXd> evaluate(const P& p, const VectorXd& x) {
-  VectorXd g(x.size());
-  const double f = double(p(x, g));
-  return {f, g};
-}
+using descent_test::evaluate;
+using descent_test::require_invalid;
+using descent_test::require_throws;
 
 }  // namespace
 

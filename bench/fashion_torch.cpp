@@ -191,6 +191,7 @@ double product_flops(const Net<float>& net, double m, bool forward) {
 
 void breakdown(const Net<float>& net, const FashionMnist<float>& data, const ft::Problem& problem,
                const ft::Batches& batches, int repetitions) {
+  Eigen::setNbThreads(eigen_threads);
   const Objective<float> objective{net, data.train};
   const V w0 = net.initial(42);
   const auto n = double(batches.per_epoch);

@@ -44,7 +44,7 @@ struct Run {
 };
 
 // Seconds per batch spent in each phase of an instrumented training epoch (the first epoch's
-// batches, Adam), the minimum over repetitions.
+// batches, Adam), from the repetition with the smallest total.
 struct Phases {
   double gather = 0, forward = 0, loss = 0, backward = 0, step = 0, total = 0;
 };

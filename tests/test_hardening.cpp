@@ -582,3 +582,30 @@ TEST_CASE("hardening: ProgressBar refuses NaN and negative intervals", "[hardeni
   CHECK_THROWS_WITH(descent::ProgressBar(Options{.line_interval = -1.0}), Catch::Contains("line_interval"));
   CHECK_NOTHROW(descent::ProgressBar(Options{.redraw_interval = 0.0}));
 }
+
+// The drivers' finiteness checks (detail::all_finite, a vectorized x·0 sum) must agree with
+// Eigen's coefficient-by-coefficient allFinite() wherever the bad value sits: in the packet part or
+// the scalar tail, at either end, in a strided view, for every kind of non-finite value.
+TEMPLATE_TEST_CASE("detail::all_finite agrees with allFinite", "[hardening][finite]", float, double) {
+  using T = TestType;
+  using V = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+  const T bad[] = {std::numeric_limits<T>::infinity(), -std::numeric_limits<T>::infinity(),
+                   std::numeric_limits<T>::quiet_NaN()};
+  for (const Eigen::Index n : {0, 1, 2, 3, 7, 8, 9, 16, 17, 33, 1000}) {
+    V v = V::LinSpaced(n, T(-3e3), std::numeric_limits<T>::max() / T(2));
+    CHECK(descent::detail::all_finite(v));
+    for (const T b : bad)
+      for (Eigen::Index i = 0; i < n; ++i) {
+        V w = v;
+        w[i] = b;
+        REQUIRE_FALSE(descent::detail::all_finite(w));
+      }
+  }
+  Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> m = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>::Ones(5, 7);
+  CHECK(descent::detail::all_finite(m.row(2)));
+  m(2, 6) = bad[2];
+  CHECK_FALSE(descent::detail::all_finite(m.row(2)));
+  CHECK(descent::detail::all_finite(m.topLeftCorner(5, 6)));
+  CHECK(descent::detail::all_finite(Eigen::Matrix<T, 2, 1>(T(1), T(-1))));
+  CHECK_FALSE(descent::detail::all_finite(Eigen::Matrix<T, 2, 1>(T(1), bad[0])));
+}

@@ -102,17 +102,17 @@ Report minimize(F&& f, X&& x, O&& optimizer, const StopCriteria& stop = {}, C&&.
             finite = bool(optimizer.step(f, x, loss, grad));
             detail::check_gradient_shape("minimize", grad, rows, cols);
             gnorm = detail::gradient_norm(grad);
-            finite = finite && std::isfinite(loss) && std::isfinite(gnorm) && x.allFinite();
+            finite = finite && std::isfinite(loss) && std::isfinite(gnorm) && detail::all_finite(x);
           } else {
             optimizer.step(f, x);
-            finite = x.allFinite() && evaluate();
+            finite = detail::all_finite(x) && evaluate();
           }
           ++report.iterations;
           stepped = false;
           if (!finite) {
             // An optimizer of this form may have put x back to its last finite iterate itself
             // (LBFGS does); only a point that is not finite, or not evaluated finite, is undone.
-            const bool keep = x.allFinite() && std::isfinite(loss) && std::isfinite(gnorm);
+            const bool keep = detail::all_finite(x) && std::isfinite(loss) && std::isfinite(gnorm);
             if (!keep) {
               x = previous;
               loss = previous_loss;

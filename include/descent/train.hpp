@@ -84,7 +84,7 @@ Report train(F&& f, X&& x, O&& optimizer, S&& sampler, const StopCriteria& stop 
       const Batch batch = sampler.next();
       const double loss = double(f(std::as_const(x), batch, grad));
       detail::check_gradient_shape("train", grad, rows, cols);
-      if (!std::isfinite(loss) || !grad.allFinite()) {
+      if (!std::isfinite(loss) || !detail::all_finite(grad)) {
         report.reason = StopReason::NonFinite;
         report.message = detail::nonfinite_message(loss, grad, report.iterations, report.iterations == 0);
         if (stepped) {

@@ -18,6 +18,16 @@ namespace descent::detail {
 template <class T>
 using plain_t = std::remove_cvref_t<T>;
 
+/// Whether every coefficient of `m` is finite, in one vectorized pass: x·0 is 0 for a finite x and
+/// NaN for ±inf and NaN, and a sum of zeros is exactly 0. Eigen's allFinite() tests one
+/// coefficient at a time, which the drivers' checks of x and of the gradient paid for at every
+/// step (11% of a Fashion-MNIST MLP batch, docs/performance.md). True for an empty m.
+template <class Derived>
+bool all_finite(const Eigen::DenseBase<Derived>& m) {
+  using Scalar = typename Derived::Scalar;
+  return (m.derived().array() * Scalar(0)).sum() == Scalar(0);
+}
+
 /// `V` is an Eigen plain object (Matrix or Array, fixed or dynamic size) of real scalars.
 template <class V>
 concept PlainEigen = std::derived_from<V, Eigen::PlainObjectBase<V>> && std::is_floating_point_v<typename V::Scalar>;

@@ -39,12 +39,12 @@ double gradient_norm(const G& g) {
   // cast<double>() of a double gradient is a copy, not a view: an allocation per call
   if constexpr (std::is_same_v<typename G::Scalar, double>) {
     const double n = g.norm();
-    if (std::isfinite(n) || !g.allFinite()) return n;
+    if (std::isfinite(n) || !detail::all_finite(g)) return n;
     return g.stableNorm();
   } else {
     const auto gd = g.template cast<double>();
     const double n = gd.norm();
-    if (std::isfinite(n) || !g.allFinite()) return n;
+    if (std::isfinite(n) || !detail::all_finite(g)) return n;
     return double(gd.eval().stableNorm());
   }
 }
@@ -126,7 +126,7 @@ template <class X, class V, class O, class G>
 bool guarded_step(X& x, V& previous, O& optimizer, const G& grad) {
   previous = x;
   optimizer.step(x, grad);
-  if (x.allFinite()) return true;
+  if (detail::all_finite(x)) return true;
   x = previous;
   return false;
 }

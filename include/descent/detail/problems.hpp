@@ -101,7 +101,7 @@ inline void check_batch(std::string_view problem, std::span<const Eigen::Index> 
 /// Throws unless every coefficient of a data set is finite, naming the first one that is not.
 template <class M>
 void require_finite(std::string_view problem, std::string_view name, const M& m) {
-  if (m.allFinite()) return;
+  if (detail::all_finite(m)) return;
   for (Eigen::Index j = 0; j < m.cols(); ++j) {
     for (Eigen::Index i = 0; i < m.rows(); ++i) {
       if (!std::isfinite(double(m(i, j)))) {

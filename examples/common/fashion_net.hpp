@@ -102,7 +102,14 @@ struct Net {
     return sum / m;
   }
 
-  double accuracy(const Vector& w, const LabelledImages<S>& part) const {
+  /// Mean cross-entropy and accuracy of w on a whole data set.
+  struct Evaluation {
+    double loss = 0;
+    double accuracy = 0;
+  };
+
+  Evaluation evaluate(const Vector& w, const LabelledImages<S>& part) const {
+    double sum = 0;
     Index correct = 0;
     constexpr Index chunk = 2000;  // bounded memory for the activations
     for (Index start = 0; start < part.X.cols(); start += chunk) {
@@ -110,12 +117,17 @@ struct Net {
       const Matrix Z = forward(w, part.X.middleCols(start, n)).back();
       for (Index i = 0; i < n; ++i) {
         Index k = 0;
-        Z.col(i).maxCoeff(&k);
-        correct += (k == part.y[start + i]);
+        const S top = Z.col(i).maxCoeff(&k);
+        const Index label = part.y[start + i];
+        correct += (k == label);
+        sum += std::log(double((Z.col(i).array() - top).exp().sum())) - double(Z(label, i) - top);
       }
     }
-    return double(correct) / double(part.X.cols());
+    const auto m = double(part.X.cols());
+    return {sum / m, double(correct) / m};
   }
+
+  double accuracy(const Vector& w, const LabelledImages<S>& part) const { return evaluate(w, part).accuracy; }
 
   // He-uniform weights (ReLU keeps half the signal), zero biases, from descent's SplitMix64,
   // which is written out, so the same seed gives the same network everywhere.

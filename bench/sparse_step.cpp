@@ -53,8 +53,8 @@ SV sparse_gradient(std::int64_t nnz) {
 
 void report(benchmark::State& state, std::int64_t nnz) {
   state.counters["nnz"] = double(nnz);
-  state.counters["ns_per_nonzero"] =
-      benchmark::Counter(double(nnz) * 1e-9, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  state.counters["ns_per_nonzero"] = benchmark::Counter(
+      double(nnz) * 1e-9, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
 template <class O>

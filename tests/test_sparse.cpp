@@ -10,16 +10,13 @@
 // order). After every step, for both:
 //   max_i |x_i − ref_i| / max(max_i |ref_i|, 1e-30)  <=  1e-10 (double), 1e-5 (float).
 
-#include <descent/descent.hpp>
-
-#include <catch2/catch.hpp>
-
 #include <Eigen/Core>
 #include <Eigen/SparseCore>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <descent/descent.hpp>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -95,8 +92,9 @@ SparseCase read_case(const std::string& file) {
     } else if (key == "option") {
       std::string name, value, kind;
       words >> name >> value >> kind;
-      c.options[name] = value == "true" ? 1.0 : value == "false" ? 0.0
-                                                                 : reference::parse_number(kSource, value, false, where);
+      c.options[name] = value == "true"    ? 1.0
+                        : value == "false" ? 0.0
+                                           : reference::parse_number(kSource, value, false, where);
     } else if (key == "initial") {
       c.initial = numbers(words, c.n, where);
     } else if (key == "grad") {
@@ -137,7 +135,8 @@ template <class Scalar>
 Eigen::SparseVector<Scalar> uncoalesced(const Step& s, int n) {
   std::vector<std::size_t> order(s.indices.size());
   std::iota(order.begin(), order.end(), std::size_t(0));
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return s.indices[a] < s.indices[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return s.indices[a] < s.indices[b]; });
   Eigen::SparseVector<Scalar> g(n);
   g.reserve(Eigen::Index(order.size()));
   for (std::size_t k : order) g.insertBack(s.indices[k]) = Scalar(s.values[k]);
@@ -189,8 +188,8 @@ double replay(const SparseCase& c) {
   V x = reference::to_vector<V>(c.initial);
   double worst = 0.0;
   for (int t = 0; t < c.steps; ++t) {
-    const auto g = Coalesce ? coalesced<Scalar>(c.grads[std::size_t(t)], c.n)
-                            : uncoalesced<Scalar>(c.grads[std::size_t(t)], c.n);
+    const auto g =
+        Coalesce ? coalesced<Scalar>(c.grads[std::size_t(t)], c.n) : uncoalesced<Scalar>(c.grads[std::size_t(t)], c.n);
     if (c.descent_class == "SGD")
       opt.sgd.step(x, g);
     else if (c.descent_class == "Adagrad")
@@ -220,7 +219,8 @@ SVD sparse(Eigen::Index n, std::initializer_list<std::pair<int, double>> entries
 
 template <class X>
 bool bitwise_equal(const X& a, const X& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), sizeof(typename X::Scalar) * std::size_t(a.size())) == 0;
+  return a.size() == b.size() &&
+         std::memcmp(a.data(), b.data(), sizeof(typename X::Scalar) * std::size_t(a.size())) == 0;
 }
 
 }  // namespace
@@ -246,8 +246,7 @@ TEST_CASE("sparse: SGD, Adagrad and SparseAdam replay torch's sparse trajectorie
   }
 }
 
-TEST_CASE("sparse: Adagrad and SparseAdam give the same numbers from a gradient coalesced or not",
-          "[sparse][torch]") {
+TEST_CASE("sparse: Adagrad and SparseAdam give the same numbers from a gradient coalesced or not", "[sparse][torch]") {
   // Adagrad and SparseAdam sum a repeated index first, so both replays give the same numbers.
   for (const std::string file : {"adagrad_lrd_acc_eps_max_f32.txt", "sparse_adam_betas_eps_f32.txt"}) {
     const SparseCase c = read_case(file);
@@ -269,8 +268,7 @@ TEST_CASE("sparse: Adagrad and SparseAdam give the same numbers from a gradient 
   }
 }
 
-TEST_CASE("sparse: coefficients the gradient does not store stay bitwise unchanged, params and state",
-          "[sparse]") {
+TEST_CASE("sparse: coefficients the gradient does not store stay bitwise unchanged, params and state", "[sparse]") {
   const Eigen::Index n = 40;
   VD x0 = VD::LinSpaced(n, -2.0, 3.0);
   descent::SGD<VD> sgd({.lr = 0.1});
@@ -376,8 +374,8 @@ TEST_CASE("sparse: refused options, indices and shapes throw before anything is 
   VD x = x0;
   CHECK_THROWS_WITH(sgd_momentum.step(x, good), Catch::Contains("descent::SGD::step: momentum = 0.9") &&
                                                     Catch::Contains("not compatible with a sparse gradient"));
-  CHECK_THROWS_WITH(sgd_decay.step(x, good), Catch::Contains("descent::SGD::step: weight_decay = 0.01") &&
-                                                 Catch::Contains("sparse gradient"));
+  CHECK_THROWS_WITH(sgd_decay.step(x, good),
+                    Catch::Contains("descent::SGD::step: weight_decay = 0.01") && Catch::Contains("sparse gradient"));
   CHECK_THROWS_WITH(adagrad_decay.step(x, good), Catch::Contains("descent::Adagrad::step: weight_decay = 0.01") &&
                                                      Catch::Contains("torch refuses it too"));
   CHECK(bitwise_equal(x, x0));
@@ -414,9 +412,11 @@ TEST_CASE("sparse: refused options, indices and shapes throw before anything is 
   };
   CHECK_THROWS_WITH(adagrad.step(x, out_of_range),
                     "descent::Adagrad::step: the sparse gradient's nonzero 1 has index 6, outside the 6 parameters");
-  CHECK_THROWS_WITH(adam.step(x, negative), Catch::Contains("descent::SparseAdam::step") && Catch::Contains("index -1"));
-  CHECK_THROWS_WITH(sgd.step(x, unsorted), Catch::Contains("descent::SGD::step: the sparse gradient's indices are not in "
-                                                           "increasing order (nonzero 1 has index 1 after 3)"));
+  CHECK_THROWS_WITH(adam.step(x, negative),
+                    Catch::Contains("descent::SparseAdam::step") && Catch::Contains("index -1"));
+  CHECK_THROWS_WITH(sgd.step(x, unsorted),
+                    Catch::Contains("descent::SGD::step: the sparse gradient's indices are not in "
+                                    "increasing order (nonzero 1 has index 1 after 3)"));
   CHECK_THROWS_WITH(adam.step(x, too_long), "descent::SparseAdam::step: params is 6x1 but grads is 7x1");
   VD longer = VD::Zero(n + 1);
   CHECK_THROWS_WITH(adagrad.step(longer, too_long),
@@ -507,8 +507,7 @@ TEST_CASE("sparse: an empty gradient changes nothing but counts as a step", "[sp
   CHECK(adagrad.sum_of_squares().size() == 4);
 }
 
-TEST_CASE("sparse: non-finite gradient values propagate as in the dense step, to their coefficients only",
-          "[sparse]") {
+TEST_CASE("sparse: non-finite gradient values propagate as in the dense step, to their coefficients only", "[sparse]") {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   descent::SparseAdam<VD> adam({.lr = 0.1});
   descent::Adagrad<VD> adagrad({.lr = 0.1});

@@ -24,7 +24,8 @@ void accepts_sparse_compressed(const Eigen::SparseCompressedBase<Derived>&);
 template <class G>
 concept CompressedSparseVector = requires(const G& g) {
   detail::accepts_sparse_compressed(g);
-} && bool(plain_t<G>::IsVectorAtCompileTime);
+  requires bool(plain_t<G>::IsVectorAtCompileTime);
+};
 
 /// The nonzeros of a sparse gradient and the parameters they update: coefficient `indices[k]` of
 /// the parameters is at `params + indices[k] * stride`, and of a state array at `state + indices[k]`.
@@ -58,12 +59,12 @@ constexpr void check_sparse_arguments() {
                                                                        Eigen::Index size) {
   if (index < 0 || index >= size)
     throw std::invalid_argument(concat("descent::", optimizer, "::step: the sparse gradient's nonzero ",
-                                       std::to_string(k), " has index ", std::to_string(index),
-                                       ", outside the ", std::to_string(size), " parameters"));
-  throw std::invalid_argument(concat(
-      "descent::", optimizer, "::step: the sparse gradient's indices are not in increasing order (nonzero ",
-      std::to_string(k), " has index ", std::to_string(index), " after ", std::to_string(previous),
-      "): Eigen keeps them sorted unless the vector was filled with insertBack out of order"));
+                                       std::to_string(k), " has index ", std::to_string(index), ", outside the ",
+                                       std::to_string(size), " parameters"));
+  throw std::invalid_argument(
+      concat("descent::", optimizer, "::step: the sparse gradient's indices are not in increasing order (nonzero ",
+             std::to_string(k), " has index ", std::to_string(index), " after ", std::to_string(previous),
+             "): Eigen keeps them sorted unless the vector was filled with insertBack out of order"));
 }
 
 /// The spans of a sparse step, after checking that params and grads have the same shape (and the

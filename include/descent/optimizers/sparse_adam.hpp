@@ -90,8 +90,7 @@ DESCENT_DETAIL_KERNELS_END
 /// compile (use descent::Adam). State: the first and second moments, created on the first step.
 template <class V>
 class SparseAdam {
-  static_assert(detail::PlainEigen<V>,
-                "descent::SparseAdam<V>: V must be an Eigen Matrix or Array of float or double");
+  static_assert(detail::PlainEigen<V>, "descent::SparseAdam<V>: V must be an Eigen Matrix or Array of float or double");
   static_assert(bool(V::IsVectorAtCompileTime),
                 "descent::SparseAdam<V>: V must be a vector type (VectorXd, ArrayXf, ...): it takes sparse vectors");
 

@@ -555,3 +555,95 @@ TEST_CASE("sparse: the SparseOptimizer concept holds for the three sparse optimi
   STATIC_REQUIRE(descent::Optimizer<descent::Adam<VD>, VD>);
   STATIC_REQUIRE(descent::LearningRateControl<descent::SparseAdam<VD>>);
 }
+
+namespace {
+
+/// Least squares over samples that each touch three of n features: the gradient of a batch's mean
+/// loss has at most 3·batch nonzeros. Written once for a sparse and once for a dense gradient.
+struct SparseLeastSquares {
+  Eigen::Index n = 50;
+  Eigen::Index samples = 40;
+  Eigen::Index size() const { return samples; }
+  Eigen::Index feature(Eigen::Index j, int f) const { return (j * 7 + f * 13) % n; }
+  double target(Eigen::Index j) const { return std::sin(double(j)); }
+  template <class G>
+  double evaluate(const VD& x, descent::Batch batch, G&& add) const {
+    double loss = 0.0;
+    const double scale = 1.0 / double(batch.size());
+    for (const auto j : batch) {
+      double r = -target(j);
+      for (int f = 0; f < 3; ++f) r += x(feature(j, f));
+      loss += 0.5 * r * r * scale;
+      for (int f = 0; f < 3; ++f) add(feature(j, f), r * scale);
+    }
+    return loss;
+  }
+};
+
+struct SparseObjective : SparseLeastSquares {
+  double nan_at_call = -1;
+  mutable int calls = 0;
+  double operator()(const VD& x, descent::Batch batch, SVD& grad) const {
+    ++calls;
+    if (calls == int(nan_at_call)) grad.coeffRef(3) = std::numeric_limits<double>::quiet_NaN();
+    return evaluate(x, batch, [&](Eigen::Index i, double v) { grad.coeffRef(i) += v; });
+  }
+};
+
+struct DenseObjective : SparseLeastSquares {
+  double operator()(const VD& x, descent::Batch batch, VD& grad) const {
+    grad.setZero();
+    return evaluate(x, batch, [&](Eigen::Index i, double v) { grad(i) += v; });
+  }
+};
+
+}  // namespace
+
+TEST_CASE("sparse: train steps sparsely from a SparseVector gradient, as the dense train on the same gradients",
+          "[sparse][train]") {
+  STATIC_REQUIRE(descent::SparseStochasticObjective<SparseObjective, VD>);
+  STATIC_REQUIRE(!descent::StochasticObjective<SparseObjective, VD>);
+  const SparseObjective sparse_f;
+  const DenseObjective dense_f;
+  VD x = VD::Zero(50), y = x;
+  descent::MinibatchSampler a(40, {.batch_size = 4, .seed = 3}), b(40, {.batch_size = 4, .seed = 3});
+  descent::History history;
+  const auto rs = descent::train(sparse_f, x, descent::SGD<VD>({.lr = 0.1}), a, {.max_epochs = 5}, history);
+  const auto rd = descent::train(dense_f, y, descent::SGD<VD>({.lr = 0.1}), b, {.max_epochs = 5});
+  CHECK(rs.reason == descent::StopReason::MaxEpochs);
+  CHECK(rs.iterations == 50);
+  CHECK(rs.iterations == rd.iterations);
+  CHECK(rs.loss == rd.loss);
+  CHECK(bitwise_equal(x, y));
+  CHECK(history.steps().size() == 50);
+  CHECK(history.epochs().size() == 5);
+
+  // SparseAdam has no dense step at all: only the sparse path can drive it.
+  VD z = VD::Zero(50);
+  descent::SparseAdam<VD> adam({.lr = 0.05});
+  const auto r =
+      descent::train(sparse_f, z, adam, descent::MinibatchSampler(40, {.batch_size = 8}), {.max_epochs = 30});
+  CHECK(r.loss < 0.5 * descent::train(sparse_f, y = VD::Zero(50), descent::SparseAdam<VD>({.lr = 0.05}),
+                                      descent::MinibatchSampler(40, {.batch_size = 8}), {.max_iterations = 1})
+                           .loss);
+  CHECK(adam.steps() == r.iterations);
+}
+
+TEST_CASE("sparse: train stops on a non-finite sparse gradient and undoes the step that led there", "[sparse][train]") {
+  SparseObjective f;
+  f.nan_at_call = 4;
+  VD x = VD::Zero(50), expected = x;
+  descent::Adagrad<VD> adagrad({.lr = 0.1});
+  const auto r =
+      descent::train(f, x, adagrad, descent::MinibatchSampler(40, {.batch_size = 4, .seed = 1}), {.max_epochs = 2});
+  CHECK(r.reason == descent::StopReason::NonFinite);
+  CHECK(r.iterations == 3);
+  CHECK_THAT(r.message, Catch::Contains("gradient coefficient 3 is nan after step 3") &&
+                            Catch::Contains("(that step was undone)"));
+  // x is where the third call's loss was finite: after two steps.
+  SparseObjective clean;
+  descent::Adagrad<VD> again({.lr = 0.1});
+  descent::train(clean, expected, again, descent::MinibatchSampler(40, {.batch_size = 4, .seed = 1}),
+                 {.max_iterations = 2});
+  CHECK(bitwise_equal(x, expected));
+}

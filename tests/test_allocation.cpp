@@ -161,3 +161,42 @@ TEST_CASE("allocation: LBFGS allocates its buffers at the first step only, with 
     CHECK(report.iterations == 15);
   }
 }
+
+TEST_CASE("allocation: sparse steps allocate on the first step only (SGD, Adagrad, SparseAdam)", "[allocation][sparse]") {
+  using V = Eigen::VectorXf;
+  Eigen::SparseVector<float> g(1000);
+  for (int i = 0; i < 1000; i += 7) g.coeffRef(i) = 0.01f * float(i % 13) - 0.05f;
+  Eigen::SparseMatrix<float> columns(1000, 2);
+  for (int i = 3; i < 1000; i += 11) columns.insert(i, 1) = 0.5f;
+  columns.makeCompressed();
+  auto exercise = [&](auto opt) {
+    V x = V::LinSpaced(1000, -1.0f, 1.0f);
+    std::vector<float> buffer(1000, 0.5f);
+    Eigen::Map<V> mapped(buffer.data(), 1000);
+    opt.step(x, g);
+    return allocations_in([&] {
+      for (int i = 0; i < 10; ++i) {
+        opt.step(x, g);
+        opt.step(x.segment(0, 1000), g);
+        opt.step(mapped, g);
+        opt.step(x, columns.col(1));
+      }
+    });
+  };
+  CHECK(exercise(descent::SGD<V>({.lr = 0.1, .maximize = true})) == 0);
+  CHECK(exercise(descent::Adagrad<V>({.lr = 0.1, .lr_decay = 0.01, .initial_accumulator_value = 0.1})) == 0);
+  CHECK(exercise(descent::SparseAdam<V>({.lr = 0.01})) == 0);
+  // Fixed size: never, not even the first step.
+  using F = Eigen::Matrix<double, 6, 1>;
+  const long news = allocations_in([&] {
+    descent::SparseAdam<F> opt({.lr = 0.1});
+    descent::Adagrad<F> adagrad({.lr = 0.1});
+    F x = F::Ones();
+    Eigen::SparseVector<double> empty(6);  // no storage: building it allocates nothing
+    for (int i = 0; i < 5; ++i) {
+      opt.step(x, empty);
+      adagrad.step(x, empty);
+    }
+  });
+  CHECK(news == 0);
+}

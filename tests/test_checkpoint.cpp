@@ -1133,3 +1133,37 @@ TEST_CASE("checkpoint: randomly mutated files (checksum made valid) load or thro
   }
   CHECK(loaded < 3000);
 }
+
+TEST_CASE("checkpoint: SparseAdam restored mid-run continues bit-identically, and refuses other options",
+          "[checkpoint][sparse]") {
+  using V = Eigen::VectorXd;
+  const descent::SparseAdamOptions options{.lr = 0.05, .beta1 = 0.8, .maximize = true};
+  auto gradient = [](int t) {
+    Eigen::SparseVector<double> g(20);
+    g.coeffRef((3 * t) % 20) = 0.5 - 0.1 * t;
+    g.coeffRef((7 * t + 1) % 20) += 0.25;
+    return g;
+  };
+  descent::SparseAdam<V> straight(options), first(options), resumed(options);
+  V x = V::LinSpaced(20, -1.0, 1.0), y = x;
+  for (int t = 0; t < 10; ++t) straight.step(x, gradient(t));
+  for (int t = 0; t < 4; ++t) first.step(y, gradient(t));
+  descent::Checkpoint ck;
+  ck.put("params", y);
+  ck.put("optimizer", first);
+  const auto loaded = from_bytes(bytes_of(ck));
+  V z;
+  loaded.get("params", z);
+  loaded.get("optimizer", resumed);
+  CHECK(resumed.steps() == 4);
+  for (int t = 4; t < 10; ++t) resumed.step(z, gradient(t));
+  CHECK(z == x);
+  CHECK(state_of(resumed) == state_of(straight));
+
+  descent::SparseAdam<V> other_beta2({.lr = 0.05, .beta1 = 0.8, .beta2 = 0.99, .maximize = true});
+  const std::string before = state_of(other_beta2);
+  CHECK_THROWS_WITH(loaded.get("optimizer", other_beta2), Contains("beta2"));
+  CHECK(state_of(other_beta2) == before);
+  descent::Adam<V> adam;
+  CHECK_THROWS_WITH(loaded.get("optimizer", adam), Contains("holds the state of a SparseAdam, not of an Adam"));
+}

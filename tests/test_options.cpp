@@ -41,6 +41,13 @@ TEST_CASE("options: defaults are torch.optim's", "[options]") {
   CHECK_FALSE(sgd.nesterov);
   CHECK_FALSE(sgd.maximize);
 
+  const descent::SparseAdamOptions sparse_adam;
+  CHECK(sparse_adam.lr == 1e-3);
+  CHECK(sparse_adam.beta1 == 0.9);
+  CHECK(sparse_adam.beta2 == 0.999);
+  CHECK(sparse_adam.eps == 1e-8);
+  CHECK_FALSE(sparse_adam.maximize);
+
   const descent::AdamOptions adam;
   CHECK(adam.lr == 1e-3);
   CHECK(adam.beta1 == 0.9);
@@ -216,6 +223,9 @@ TEST_CASE("options: every optimizer satisfies the Optimizer and LearningRateCont
   STATIC_REQUIRE(descent::Optimizer<descent::RMSProp<V>, V>);
   STATIC_REQUIRE(descent::LearningRateControl<descent::Adam<V>>);
   STATIC_REQUIRE(descent::LearningRateControl<descent::RMSProp<Vf>>);
+  // SparseAdam takes sparse gradients only: a SparseOptimizer, with an lr schedules can drive.
+  STATIC_REQUIRE(descent::SparseOptimizer<descent::SparseAdam<Vf>, Vf>);
+  STATIC_REQUIRE(descent::LearningRateControl<descent::SparseAdam<Vf>>);
   // Wrong scalar or a non-optimizer: not satisfied.
   STATIC_REQUIRE_FALSE(descent::Optimizer<descent::Adam<V>, Vf>);
   STATIC_REQUIRE_FALSE(descent::Optimizer<int, V>);

@@ -54,6 +54,7 @@
 #include "descent/optimizers/schedule_free_adamw.hpp"
 #include "descent/optimizers/schedule_free_sgd.hpp"
 #include "descent/optimizers/sgd.hpp"
+#include "descent/optimizers/sparse_adam.hpp"
 #include "descent/sampler.hpp"
 #include "descent/scheduler.hpp"
 
@@ -1252,6 +1253,42 @@ struct StateAccess<Adagrad<V>> {
     o.options_ = options;
     o.steps_ = steps;
     o.sum_.swap(sum);
+  }
+};
+
+template <class V>
+struct StateAccess<SparseAdam<V>> {
+  using T = SparseAdam<V>;
+  static void save(CheckpointWriter& w, const T& o) {
+    w.kind("SparseAdam");
+    w.value("scalar", checkpoint_scalar<typename V::Scalar>());
+    w.value("steps", o.steps_);
+    w.value("lr", o.options_.lr);
+    w.value("beta1", o.options_.beta1);
+    w.value("beta2", o.options_.beta2);
+    w.value("eps", o.options_.eps);
+    w.value("maximize", o.options_.maximize);
+    w.array("exp_avg", o.m_);
+    w.array("exp_avg_sq", o.v_);
+  }
+  static void load(const CheckpointReader& r, T& o) {
+    r.expect_kind("SparseAdam");
+    expect_scalar<typename V::Scalar>(r);
+    r.expect_option("beta2", o.options_.beta2);
+    r.expect_option("eps", o.options_.eps);
+    r.expect_option("maximize", o.options_.maximize);
+    auto options = o.options_;
+    // lr and beta1 are what schedules change (set_lr, set_momentum), so the saved ones win.
+    options.lr = r.number("lr");
+    options.beta1 = r.number("beta1");
+    const std::int64_t steps = steps_of(r);
+    V m = r.template array<V>("exp_avg");
+    V v = state_array<V>(r, "exp_avg_sq", steps, &m);
+    expect_accepted<T>(r, options);
+    o.options_ = options;
+    o.steps_ = steps;
+    o.m_.swap(m);
+    o.v_.swap(v);
   }
 };
 

@@ -2,6 +2,7 @@
 // What the drivers minimize: the contracts a user's loss-and-gradient functor must meet.
 
 #include <Eigen/Core>
+#include <Eigen/SparseCore>
 #include <concepts>
 #include <cstddef>
 #include <span>
@@ -40,6 +41,17 @@ concept StochasticObjective = requires(F& f, const F& cf, const V& x, Batch batc
   { cf.size() } -> std::convertible_to<Eigen::Index>;
   { f(x, batch, grad) } -> std::convertible_to<typename V::Scalar>;
 } && !std::is_invocable_v<F&, const V&, Batch, typename V::PlainObject&&>;
+
+/// `F` is a stochastic objective with sparse gradients over the vector type `V`: like
+/// StochasticObjective, but `f(x, batch, grad)` writes the gradient of the mean loss into an
+/// `Eigen::SparseVector<Scalar>& grad` of x's size (emptied before every call; set its nonzeros
+/// with coeffRef(i) += v or insert). descent::train then steps sparsely, with a SparseOptimizer.
+template <class F, class V>
+concept SparseStochasticObjective = requires(F& f, const F& cf, const V& x, Batch batch,
+                                             Eigen::SparseVector<typename V::Scalar>& grad) {
+  { cf.size() } -> std::convertible_to<Eigen::Index>;
+  { f(x, batch, grad) } -> std::convertible_to<typename V::Scalar>;
+};
 
 namespace detail {
 

@@ -3,6 +3,7 @@
 // descent's drivers.
 
 #include <Eigen/Core>
+#include <Eigen/SparseCore>
 #include <concepts>
 
 namespace descent {
@@ -43,6 +44,20 @@ template <class O, class V>
 concept ObjectiveOptimizer = requires(O& opt, V& params, Eigen::Map<V>& mapped, detail::ObjectiveArchetype<V>& f) {
   opt.step(f, params);
   opt.step(f, mapped);
+  opt.reset();
+};
+
+/// `O` takes sparse gradients for parameters of Eigen vector type `V`: `opt.step(params, grads)`
+/// with `params` a `V&` or an `Eigen::Map<V>&` and `grads` an `Eigen::SparseVector` of V's scalar
+/// (or one column of a column-major `Eigen::SparseMatrix`) updates only the coefficients (and the
+/// state) at the gradient's nonzeros, at a cost proportional to their number. descent::SGD (without
+/// momentum or weight decay), descent::Adagrad (without weight decay) and descent::SparseAdam are
+/// sparse optimizers, as in torch; every other optimizer refuses a sparse gradient at compile time.
+template <class O, class V>
+concept SparseOptimizer =
+    requires(O& opt, V& params, Eigen::Map<V>& mapped, const Eigen::SparseVector<typename V::Scalar>& grads) {
+  { opt.step(params, grads) } -> std::same_as<void>;
+  { opt.step(mapped, grads) } -> std::same_as<void>;
   opt.reset();
 };
 

@@ -1,6 +1,8 @@
 #pragma once
 // train: minibatch optimization of a StochasticObjective with any Optimizer.
 
+#include <Eigen/Core>
+#include <Eigen/SparseCore>
 #include <chrono>
 #include <cmath>
 #include <concepts>
@@ -9,6 +11,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "descent/callbacks.hpp"
 #include "descent/detail/diagnostics.hpp"
@@ -136,6 +139,154 @@ Report train(F&& f, X&& x, O&& optimizer, S&& sampler, const StopCriteria& stop 
     }
   } catch (...) {
     if (stepped) x = previous;
+    detail::abort_callbacks(callbacks...);
+    throw;
+  }
+  report.loss = epoch_samples > 0 ? epoch_mean : last_epoch_mean;
+  report.gradient_norm = nan;
+  report.seconds = detail::seconds_since(start);
+  detail::end_callbacks(x, report, callbacks...);
+  return report;
+}
+
+/// train with sparse gradients: chosen when `f` writes its gradient into an
+/// `Eigen::SparseVector<Scalar>&` (descent::SparseStochasticObjective, and not also a dense
+/// StochasticObjective) and the optimizer takes one (descent::SparseOptimizer: SGD, Adagrad,
+/// SparseAdam). Every step costs O(nonzeros) on top of the objective: the gradient is emptied
+/// (keeping its storage) before each call, only its nonzeros are checked for finiteness, only the
+/// coefficients it touches are backed up and checked after the step, and a step is undone by
+/// restoring those. Otherwise as the dense train above: the same stopping criteria, callbacks,
+/// sampler and NonFinite handling. An objective that resizes the gradient throws
+/// std::invalid_argument; an index outside x throws from the optimizer's step, x unchanged.
+template <class F, detail::DriverParams X, class O, class S, class... C>
+requires(!StochasticObjective<std::remove_reference_t<F>, detail::params_vector_t<X>>) &&
+    SparseStochasticObjective<std::remove_reference_t<F>, detail::params_vector_t<X>>&& SparseOptimizer<
+        std::remove_cvref_t<O>, detail::params_vector_t<X>> &&
+    (!std::is_const_v<std::remove_reference_t<O>>)&&std::same_as<std::remove_cvref_t<S>, MinibatchSampler> &&
+    (!std::is_const_v<std::remove_reference_t<S>>)&&(
+        Callback<std::remove_reference_t<C>, detail::params_vector_t<X>>&&...)Report
+    train(F&& f, X&& x, O&& optimizer, S&& sampler, const StopCriteria& stop = {}, C&&... callbacks) {
+  using V = detail::params_vector_t<X>;
+  using Scalar = typename V::Scalar;
+  const StopCriteria criteria = stop.resolved<Scalar>(true);
+  if (criteria.max_iterations == 0 && criteria.max_epochs == 0 && criteria.loss_tolerance == 0 &&
+      criteria.time_limit == 0)
+    throw std::invalid_argument(
+        "descent::train: every stopping criterion is off (max_iterations, max_epochs, loss_tolerance and "
+        "time_limit are 0; gradient_tolerance does not apply to train)");
+  if (Eigen::Index(std::as_const(f).size()) != sampler.size())
+    throw std::invalid_argument(detail::concat("descent::train: the sampler draws from ",
+                                               std::to_string(sampler.size()), " samples but the objective has ",
+                                               std::to_string(Eigen::Index(std::as_const(f).size()))));
+  if (sampler.batches_per_epoch() == 0)
+    throw std::invalid_argument("descent::train: the sampler yields no batch (drop_last with batch_size > n)");
+
+  const auto start = std::chrono::steady_clock::now();
+  const Eigen::Index n = x.size();
+  Eigen::SparseVector<Scalar> grad(n);
+  // The coefficients the last step touched, before it: what undoing it puts back.
+  std::vector<Eigen::Index> touched;
+  std::vector<Scalar> before;
+  auto undo = [&] {
+    for (std::size_t k = 0; k < touched.size(); ++k) x.coeffRef(touched[k]) = before[k];
+  };
+  constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+  double epoch_mean = 0.0, last_epoch_mean = nan, previous_epoch_mean = nan;
+  Eigen::Index epoch_samples = 0;
+  Report report;
+  bool stepped = false;
+  try {
+    for (;;) {
+      if (criteria.max_iterations > 0 && report.iterations >= criteria.max_iterations) {
+        report.reason = StopReason::MaxIterations;
+        break;
+      }
+      if (criteria.time_limit > 0 && detail::seconds_since(start) >= criteria.time_limit) {
+        report.reason = StopReason::TimeLimit;
+        break;
+      }
+      const Batch batch = sampler.next();
+      grad.setZero();
+      const double loss = double(f(std::as_const(x), batch, grad));
+      if (grad.size() != n)
+        throw std::invalid_argument(detail::concat("descent::train: the objective resized the sparse gradient to ",
+                                                   std::to_string(grad.size()), " but x has ", std::to_string(n),
+                                                   " coefficients"));
+      const Eigen::Index nnz = grad.nonZeros();
+      const Eigen::Map<const Eigen::Array<Scalar, Eigen::Dynamic, 1>> values(grad.valuePtr(), nnz);
+      const bool finite_grad = nnz == 0 || std::isfinite(values.abs().template maxCoeff<Eigen::PropagateNaN>());
+      if (!std::isfinite(loss) || !finite_grad) {
+        report.reason = StopReason::NonFinite;
+        const std::string where = report.iterations == 0
+                                      ? std::string(" at the starting point")
+                                      : detail::concat(" after step ", std::to_string(report.iterations));
+        if (!std::isfinite(loss)) {
+          report.message = detail::concat("the loss is ", detail::format_number(loss), where);
+        } else {
+          Eigen::Index k = 0;
+          while (std::isfinite(values[k])) ++k;
+          report.message = detail::concat("gradient coefficient ", std::to_string(grad.innerIndexPtr()[k]), " is ",
+                                          detail::format_number(double(values[k])), where);
+        }
+        if (stepped) {
+          undo();
+          report.message.append(" (that step was undone)");
+        }
+        stepped = false;
+        break;
+      }
+      touched.clear();
+      before.clear();
+      for (Eigen::Index k = 0; k < nnz; ++k) {
+        const Eigen::Index i = grad.innerIndexPtr()[k];
+        if (i < 0 || i >= n) continue;  // the step refuses it before writing anything
+        touched.push_back(i);
+        before.push_back(x.coeff(i));
+      }
+      optimizer.step(x, grad);
+      ++report.iterations;
+      bool finite_step = true;
+      for (Eigen::Index i : touched) finite_step = finite_step && std::isfinite(x.coeff(i));
+      if (!finite_step) {
+        undo();
+        report.reason = StopReason::NonFinite;
+        report.message = detail::concat("the step made a parameter non-finite at step ",
+                                        std::to_string(report.iterations), " (undone)");
+        stepped = false;
+        break;
+      }
+      stepped = true;
+      epoch_samples += Eigen::Index(batch.size());
+      epoch_mean += (loss - epoch_mean) * (double(batch.size()) / double(epoch_samples));
+      if (!detail::notify_with<V>(x, report.iterations, report.epochs, loss, nan, false, criteria, true,
+                                  callbacks...)) {
+        report.reason = StopReason::Callback;
+        break;
+      }
+      if (sampler.end_of_epoch()) {
+        ++report.epochs;
+        last_epoch_mean = epoch_mean;
+        epoch_mean = 0.0;
+        epoch_samples = 0;
+        if (!detail::notify_with<V>(x, report.iterations, report.epochs, last_epoch_mean, nan, true, criteria, true,
+                                    callbacks...)) {
+          report.reason = StopReason::Callback;
+          break;
+        }
+        if (!std::isnan(previous_epoch_mean) &&
+            detail::loss_converged(previous_epoch_mean, last_epoch_mean, criteria.loss_tolerance)) {
+          report.reason = StopReason::LossTolerance;
+          break;
+        }
+        previous_epoch_mean = last_epoch_mean;
+        if (criteria.max_epochs > 0 && report.epochs >= criteria.max_epochs) {
+          report.reason = StopReason::MaxEpochs;
+          break;
+        }
+      }
+    }
+  } catch (...) {
+    if (stepped) undo();
     detail::abort_callbacks(callbacks...);
     throw;
   }

@@ -78,6 +78,24 @@ template <class G, class V>
 concept GradsOf = DenseExpression<plain_t<G>> && std::same_as < typename plain_t<G>::Scalar,
 typename V::Scalar > ;
 
+// Declared, never defined: matches any Eigen sparse expression (SparseVector, SparseMatrix, their
+// blocks and views). Eigen/Core forward-declares SparseMatrixBase, so this needs no sparse header.
+template <class Derived>
+void accepts_sparse(const Eigen::SparseMatrixBase<Derived>&);
+
+/// Any Eigen sparse expression.
+template <class X>
+concept SparseExpression = requires(const X& x) {
+  detail::accepts_sparse(x);
+};
+
+template <class>
+inline constexpr bool always_false = false;
+
+/// What the step of an optimizer that refuses sparse gradients declares it returns, so that
+/// descent::SparseOptimizer (which wants void) is false for it although the call is declared.
+struct SparseGradientRefused {};
+
 inline std::string format_number(double x) {
   if (std::isnan(x)) return "nan";  // whatever its sign bit, which streams print as -nan
   std::ostringstream out;
@@ -231,3 +249,15 @@ decltype(auto) dispatch(F&& f, bool flag, Rest... rest) {
 }
 
 }  // namespace descent::detail
+
+/// Declares, in a dense-only optimizer class, the step overload that turns a sparse gradient into
+/// one readable compile-time error instead of a list of unsatisfied constraints.
+#define DESCENT_DETAIL_REFUSE_SPARSE(NAME)                                                                  \
+  template <class P, ::descent::detail::SparseExpression G>                                                 \
+  ::descent::detail::SparseGradientRefused step(P&&, const G&) {                                            \
+    static_assert(::descent::detail::always_false<G>,                                                       \
+                  "descent::" NAME "::step: the gradient is sparse, but only descent::SGD (without momentum " \
+                  "or weight decay), descent::Adagrad (without weight decay) and descent::SparseAdam take a " \
+                  "sparse gradient (descent::SparseOptimizer<O, V>)");                                      \
+    return {};                                                                                              \
+  }

@@ -702,7 +702,12 @@ void diagnose() {
   } else {
     using V = params_vector_t<X>;
     using Fn = std::remove_reference_t<F>;
-    if constexpr (objective_or_stochastic_fault<Train, Fn, V>() != ObjectiveFault::none) {
+    if constexpr (Train && SparseStochasticObjective<Fn, V> && !StochasticObjective<Fn, V> &&
+                  !SparseOptimizer<std::remove_cvref_t<O>, V>) {
+      static_assert(Never,
+          "descent::train: the objective writes a sparse gradient (Eigen::SparseVector), but the optimizer does not "
+          "take one: descent::SGD, descent::Adagrad and descent::SparseAdam do (descent::SparseOptimizer<O, V>)");
+    } else if constexpr (objective_or_stochastic_fault<Train, Fn, V>() != ObjectiveFault::none) {
       if constexpr (Train)
         report_objective_train<Never, stochastic_fault<Fn, V>()>();
       else

@@ -1,11 +1,12 @@
 #pragma once
-// Adagrad (Duchi, Hazan & Singer, 2011): torch.optim.Adagrad (dense gradients).
+// Adagrad (Duchi, Hazan & Singer, 2011): torch.optim.Adagrad, from dense and from sparse gradients.
 
 #include <cstdint>
 
 #include "descent/detail/access.hpp"
 #include "descent/detail/checks.hpp"
 #include "descent/detail/lanes.hpp"
+#include "descent/detail/sparse.hpp"
 
 namespace descent {
 
@@ -76,6 +77,24 @@ DESCENT_DETAIL_KERNEL void adagrad_update(const Spans<Scalar>& x, const AdagradO
       o.maximize, o.weight_decay != 0.0);
 }
 
+/// The same formula at the sparse gradient's distinct indices only (repeated ones summed first, as
+/// torch's coalesce()): the sum and the parameters elsewhere are not touched. No weight decay.
+template <class Scalar, class StorageIndex>
+DESCENT_DETAIL_KERNEL void adagrad_sparse_update(const SparseSpans<Scalar, StorageIndex>& x, const AdagradOptions& o,
+                                                 std::int64_t steps, Scalar* state_sum) {
+  DESCENT_DETAIL_NO_CONTRACT
+  const auto clr = Scalar(o.lr / (1.0 + double(steps - 1) * o.lr_decay));
+  const auto eps = Scalar(o.eps);
+  auto update = [=](Scalar& p, Scalar g, Scalar& sum) {
+    sum = sum + g * g;
+    p = p - clr * (g / (std::sqrt(sum) + eps));
+  };
+  if (o.maximize)
+    detail::for_each_nonzero(x, [=](Scalar& p, Scalar g, Scalar& sum) { update(p, -g, sum); }, state_sum);
+  else
+    detail::for_each_nonzero(x, update, state_sum);
+}
+
 }  // namespace detail
 
 DESCENT_DETAIL_KERNELS_END
@@ -107,6 +126,26 @@ class Adagrad {
       detail::adagrad_update(x, options_, steps_ + 1, sum_.data());
       ++steps_;
     });
+  }
+
+  /// One update from a sparse gradient (an Eigen::SparseVector of V's scalar, or one column of a
+  /// column-major Eigen::SparseMatrix), as torch's Adagrad with a sparse grad: a repeated index is
+  /// summed first (torch's coalesce()), then the formula of AdagradOptions runs at the distinct
+  /// indices only, sum and parameters alike, in O(nonzeros); lr_decay still counts every step.
+  /// weight_decay must be 0, as in torch: otherwise, as on a shape mismatch, an index outside params
+  /// or indices out of order, throws std::invalid_argument before writing anything. The first step
+  /// (dense or sparse) creates the whole sum, at initial_accumulator_value.
+  template <detail::ParamsOf<V> P, detail::SparseExpression G>
+  void step(P&& params, const G& grads) {
+    detail::check_sparse_arguments<V, P, G>();
+    if (options_.weight_decay != 0.0)
+      detail::refuse_sparse_option("Adagrad", "weight_decay", options_.weight_decay,
+                                   "torch refuses it too: the decay would make the step dense");
+    const auto x = detail::sparse_spans<V>("Adagrad", params, grads, steps_ > 0, sum_.rows(), sum_.cols());
+    if (steps_ == 0)
+      detail::init_state(sum_, params.rows(), params.cols(), Scalar(options_.initial_accumulator_value));
+    detail::adagrad_sparse_update(x, options_, steps_ + 1, sum_.data());
+    ++steps_;
   }
 
   /// Drops the accumulated sum and the step count.

@@ -130,6 +130,9 @@ class NAdam {
   NAdam() = default;
   explicit NAdam(const Options& options) : options_(options) { options_.template validate_for<Scalar>(); }
 
+  /// A sparse gradient does not compile: only descent::SparseOptimizer types take one.
+  DESCENT_DETAIL_REFUSE_SPARSE("NAdam")
+
   /// One update of `params` (any writable Eigen expression of V's shape) from `grads` (any Eigen
   /// expression of the same shape). Throws std::invalid_argument on a shape mismatch before
   /// writing anything. Strong guarantee: if anything throws (the shape check, an allocation, a

@@ -124,6 +124,9 @@ class RAdam {
   RAdam() = default;
   explicit RAdam(const Options& options) : options_(options) { options_.template validate_for<Scalar>(); }
 
+  /// A sparse gradient does not compile: only descent::SparseOptimizer types take one.
+  DESCENT_DETAIL_REFUSE_SPARSE("RAdam")
+
   /// One update of `params` (any writable Eigen expression of V's shape) from `grads` (any Eigen
   /// expression of the same shape). Throws std::invalid_argument on a shape mismatch before
   /// writing anything. Strong guarantee: if anything throws (the shape check, an allocation, a

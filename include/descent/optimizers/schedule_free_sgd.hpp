@@ -139,6 +139,9 @@ class ScheduleFreeSGD {
   ScheduleFreeSGD() = default;
   explicit ScheduleFreeSGD(const Options& options) : options_(options) { options_.template validate_for<Scalar>(); }
 
+  /// A sparse gradient does not compile: only descent::SparseOptimizer types take one.
+  DESCENT_DETAIL_REFUSE_SPARSE("ScheduleFreeSGD")
+
   /// One update of `params` (any writable Eigen expression of V's shape), which hold y, from
   /// `grads` (any Eigen expression of the same shape), the gradient at y. Throws
   /// std::logic_error in eval mode and std::invalid_argument on a shape mismatch, before writing

@@ -6,6 +6,7 @@
 #include "descent/detail/access.hpp"
 #include "descent/detail/checks.hpp"
 #include "descent/detail/lanes.hpp"
+#include "descent/detail/sparse.hpp"
 
 namespace descent {
 
@@ -98,6 +99,18 @@ DESCENT_DETAIL_KERNEL void sgd_update(const Spans<Scalar>& x, const SGDOptions& 
       o.maximize, o.weight_decay != 0.0, momentum, first, o.nesterov);
 }
 
+/// One SGD step from a sparse gradient (no momentum, no weight decay): p ← p − lr·g at each stored
+/// entry, one entry at a time, as torch adds an uncoalesced sparse gradient.
+template <class Scalar, class StorageIndex>
+DESCENT_DETAIL_KERNEL void sgd_sparse_update(const SparseSpans<Scalar, StorageIndex>& x, const SGDOptions& o) {
+  DESCENT_DETAIL_NO_CONTRACT
+  const auto lr = Scalar(o.lr);
+  if (o.maximize)
+    detail::for_each_entry(x, [=](Scalar& p, Scalar g) { p = p - lr * -g; });
+  else
+    detail::for_each_entry(x, [=](Scalar& p, Scalar g) { p = p - lr * g; });
+}
+
 }  // namespace detail
 
 DESCENT_DETAIL_KERNELS_END
@@ -130,6 +143,26 @@ class SGD {
       if (momentum) has_buffer_ = true;
       ++steps_;
     });
+  }
+
+  /// One update from a sparse gradient (an Eigen::SparseVector of V's scalar, or one column of a
+  /// column-major Eigen::SparseMatrix), as torch's SGD with a sparse grad: p ← p − lr·g at the
+  /// stored entries only, in O(nonzeros). A repeated index (adjacent, as Eigen's insert leaves it)
+  /// is applied once per entry, as torch does without coalescing. Needs momentum = 0 and
+  /// weight_decay = 0 (torch's momentum buffer and decay would make the step dense): otherwise, as on
+  /// a shape mismatch, an index outside params or indices out of order, throws
+  /// std::invalid_argument before writing anything. Counts as a step; the momentum buffer, if any,
+  /// is left as it is.
+  template <detail::ParamsOf<V> P, detail::SparseExpression G>
+  void step(P&& params, const G& grads) {
+    detail::check_sparse_arguments<V, P, G>();
+    if (options_.momentum != 0.0)
+      detail::refuse_sparse_option("SGD", "momentum", options_.momentum, "the momentum buffer would make it dense");
+    if (options_.weight_decay != 0.0)
+      detail::refuse_sparse_option("SGD", "weight_decay", options_.weight_decay, "the decay would make it dense");
+    const auto x = detail::sparse_spans<V>("SGD", params, grads, false, 0, 0);
+    detail::sgd_sparse_update(x, options_);
+    ++steps_;
   }
 
   /// Drops the momentum buffer and the step count.

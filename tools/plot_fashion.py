@@ -141,8 +141,8 @@ def overfit(args):
             restored = min(rows, key=lambda r: r["validation_loss"])
             ax.axvline(restored["epoch"], color="grey", linestyle="--", linewidth=1)
             ax.annotate(f"restored: epoch {restored['epoch']:.0f}\ntest loss {restored['test_loss']:.3f}",
-                        (restored["epoch"], restored["test_loss"]), textcoords="offset points", xytext=(8, 20),
-                        fontsize=8)
+                        (restored["epoch"], restored["test_loss"]), textcoords="axes fraction", xytext=(0.6, 0.45),
+                        fontsize=8, arrowprops={"arrowstyle": "->", "color": "grey"})
         ax.set_title(titles[name], fontsize=10)
         ax.set_xlabel("epochs")
         ax.set_yscale("log")

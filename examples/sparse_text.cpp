@@ -1,4 +1,4 @@
-// Bag-of-words text classification with sparse gradients: the long descriptions of 9 600 Debian
+// Bag-of-words text classification with sparse gradients: the long descriptions of 9 506 Debian
 // packages (examples/data/debian_descriptions.txt, made by tools/make_text_data.py), each labelled
 // with one of 8 archive sections (libs, python, doc, devel, utils, net, science, games), classified
 // by softmax regression over a 14 407-word vocabulary: 115 264 parameters, of which a minibatch of

@@ -7,14 +7,17 @@
 #include <cmath>
 #include <cstdint>
 #include <descent/check_gradient.hpp>
+#include <descent/minimize.hpp>
 #include <descent/objective.hpp>
 #include <descent/optimizers/adagrad.hpp>
+#include <descent/optimizers/lbfgs.hpp>
 #include <descent/optimizers/sparse_adam.hpp>
 #include <descent/problems/problems.hpp>
 #include <descent/sampler.hpp>
 #include <descent/train.hpp>
 #include <limits>
 #include <numeric>
+#include <stdexcept>
 #include <vector>
 
 #include "problem_checks.hpp"
@@ -151,10 +154,52 @@ TEST_CASE("sparse problems: SparseLogisticRegression equals LogisticRegression o
         CHECK((bs - bd).lpNorm<Eigen::Infinity>() <= 1e-12 * bd.lpNorm<Eigen::Infinity>());
       }
       CHECK(sparse.accuracy(x) == dense.accuracy(x));
+      CHECK(sparse.predict_proba(x).isApprox(dense.predict_proba(x), 1e-13));
       const VectorXd logits = (dense_columns.transpose() * x.head(15)).array() + (options.fit_intercept ? x[15] : 0.0);
       CHECK(sparse.decision_function(x, data.samples).isApprox(logits, 1e-13));
     }
   }
+}
+
+TEST_CASE("sparse problems: SparseLogisticRegression::minimizer and minimize", "[sparse_problems]") {
+  const SparseData data = sparse_data(80, 10, 0.4, 35);
+  const MatrixXd dense_columns = MatrixXd(data.samples).transpose();
+  for (const Options& options : {Options{.l2 = 0.05}, Options{.l2 = 0.2, .fit_intercept = false}}) {
+    INFO("l2 = " << options.l2 << ", fit_intercept = " << options.fit_intercept);
+    const SparseLogisticRegression<> sparse(data.samples, data.labels, options);
+    const LogisticRegression<> dense(dense_columns, data.labels,
+                                     {.l2 = options.l2, .fit_intercept = options.fit_intercept});
+    const VectorXd best = sparse.minimizer();
+    CHECK((best - dense.minimizer()).norm() <= 1e-10 * (1 + best.norm()));
+    CHECK(evaluate(sparse, best).second.norm() < 1e-10);
+    CHECK(SparseLogisticRegression<float>(data.samples.cast<float>(), data.labels.cast<float>(), options)
+              .minimizer()
+              .cast<double>()
+              .isApprox(best, 1e-5));
+
+    // The full-batch Objective drives minimize to the same point. LBFGS's tolerances are lowered
+    // from torch's (1e-7 on max|g|, 1e-9 on g·d and on loss changes), below which a step does not
+    // move x, under the driver's 1e-8 on the gradient norm (1e-9 is below what the line search
+    // resolves here: the loss then changes by about 1e-18).
+    VectorXd x = VectorXd::Zero(sparse.dimension());
+    const auto report = descent::minimize(
+        sparse, x,
+        descent::LBFGS<VectorXd>(
+            {.tolerance_grad = 1e-12, .tolerance_change = 1e-20, .line_search = descent::LineSearch::StrongWolfe}),
+        {.gradient_tolerance = 1e-8});
+    INFO(report.reason << " after " << report.iterations << ": " << report.message);
+    CHECK(report.reason == descent::StopReason::GradientTolerance);
+    CHECK((x - best).norm() <= 1e-7 * (1 + best.norm()));
+  }
+  // Unpenalized on separable classes: no minimum, as LogisticRegression says.
+  SparseRows separable(4, 2);
+  separable.insert(0, 0) = 1.0;
+  separable.insert(1, 0) = 2.0;
+  separable.insert(2, 1) = 1.0;
+  separable.insert(3, 1) = 3.0;
+  descent_test::require_throws<std::runtime_error>(
+      [&] { SparseLogisticRegression<>(separable, Eigen::Vector4d(1, 1, 0, 0)).minimizer(); },
+      "descent::problems::SparseLogisticRegression::minimizer:");
 }
 
 TEST_CASE("sparse problems: the sparse minibatch gradient is the dense one on the touched features",

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -187,6 +188,16 @@ class SparseLogisticRegression {
     return z;
   }
 
+  /// P(y = 1 | a) = σ(wᵀa + c) for each row a of `samples`.
+  template <class Samples>
+  Vector predict_proba(const Eigen::Ref<const Vector>& x, const Eigen::SparseMatrixBase<Samples>& samples) const {
+    Vector p = decision_function(x, samples);
+    for (Eigen::Index i = 0; i < p.size(); ++i) p[i] = detail::sigmoid(p[i]);
+    return p;
+  }
+  /// The same on the training samples.
+  Vector predict_proba(const Eigen::Ref<const Vector>& x) const { return predict_proba(x, X_); }
+
   /// Fraction of the rows of `samples` whose predicted class (1 when wᵀa + c > 0) is their label.
   template <class Samples>
   double accuracy(const Eigen::Ref<const Vector>& x, const Eigen::SparseMatrixBase<Samples>& samples,
@@ -205,6 +216,22 @@ class SparseLogisticRegression {
   /// The same on the training set.
   double accuracy(const Eigen::Ref<const Vector>& x) const { return accuracy(x, X_, y_); }
 
+  /// The minimizer of the full loss, for reference, by LogisticRegression::minimizer's Newton
+  /// method (the same stopping rule, failures and exceptions), computed in double whatever Scalar
+  /// is. The Hessian is dense, (d + 1) × (d + 1), formed as XᵀDX from the sparse samples and
+  /// factorized at every iteration: O(d²) memory and O(d³) time per iteration, so this is for
+  /// problems of a few thousand features at most.
+  Vector minimizer(const NewtonOptions& options = {}) const {
+    if constexpr (std::is_same_v<Scalar, double>) {
+      const auto hessian_at = [this](const Vector& x) { return hessian(x); };
+      return detail::newton_minimizer("SparseLogisticRegression", *this, dimension(), hessian_at, options_.l2, options);
+    } else {
+      return SparseLogisticRegression<double>(X_.template cast<double>(), y_.template cast<double>(), options_)
+          .minimizer(options)
+          .template cast<Scalar>();
+    }
+  }
+
  private:
   using ConstMap = Eigen::Map<const Vector>;
   using Map = Eigen::Map<Vector>;
@@ -221,6 +248,26 @@ class SparseLogisticRegression {
                             detail::concat("the samples have ", std::to_string(columns),
                                            " features (columns) but the problem has ", std::to_string(features())));
     }
+  }
+
+  // ∇²f(x) (see LogisticRegression::minimizer), for Scalar = double.
+  Eigen::MatrixXd hessian(const Vector& x) const {
+    const Eigen::Index d = features();
+    Vector s = X_ * x.head(d);
+    const Scalar c = intercept(x);
+    for (Eigen::Index i = 0; i < s.size(); ++i)
+      s[i] = detail::sigmoid(s[i] + c) * detail::sigmoid(-(s[i] + c)) / Scalar(size());
+    const Eigen::Index r = dimension();
+    Eigen::MatrixXd H(r, r);
+    H.topLeftCorner(d, d) = Eigen::MatrixXd(X_.transpose() * s.asDiagonal() * X_);
+    if (options_.fit_intercept) {
+      const Eigen::VectorXd border = X_.transpose() * s;
+      H.col(d).head(d) = border;
+      H.row(d).head(d) = border.transpose();
+      H(d, d) = s.sum();
+    }
+    H.diagonal().head(d).array() += options_.l2;
+    return H;
   }
 
   // Sample i's log-loss and slope σ(z) − y, from its stored entries only.

@@ -9,7 +9,8 @@
 //   LogisticRegression<S>(X, y, {.l2, .fit_intercept})    stochastic; labels y in {0, 1}; minimizer() by Newton
 //   SoftmaxRegression<S>(X, y, K, {.l2, .fit_intercept})  stochastic; labels y in [0, K); minimizer() by Newton
 //   SparseLogisticRegression<S>(X, y, {.l2, .fit_intercept})  stochastic; X a row-major SparseMatrix,
-//                                                       one sample per ROW; sparse(): sparse minibatch gradients
+//                                                       one sample per ROW; sparse(): sparse minibatch
+//                                                       gradients; minimizer() by Newton (small d)
 //
 // and the multimodal landscapes, each with global_minimizers(), the known local minima and
 // nearest_minimizer(x), the known local minimizer (global or not) closest to x:

@@ -45,9 +45,11 @@ struct SparseLogisticRegressionOptions {
 ///
 /// DATA LAYOUT: unlike the dense problems, the samples are the ROWS of an m × d row-major
 /// Eigen::SparseMatrix (the layout of a document-term matrix: each sample's nonzeros are one
-/// contiguous run), compressed at construction. A sample costs O(its nonzeros), never O(d).
+/// contiguous run), compressed at construction. A sample costs O(its nonzeros); a call adds O(d)
+/// for a dense gradient, O(t log t) for a sparse one touching t features.
 ///
-/// Three ways to evaluate it, none of which allocates once its workspaces are sized:
+/// Three ways to evaluate it; the dense ones allocate nothing once their workspaces are sized, the
+/// sparse one only when a batch touches more features than any batch before:
 ///   - `f(x, grad)`: the full loss and its dense gradient (an Objective, for descent::minimize);
 ///   - `f(x, batch, grad)`: the mean loss over the samples in batch (repeats count repeatedly) plus
 ///     the penalty, and its dense gradient (a StochasticObjective, for descent::train with any

@@ -12,9 +12,10 @@
 //
 //   sparse_text [--epochs N] [--seed N] [--history FILE.csv] [--data FILE] [--quick]
 //
-// --quick (for ctest) trains 5 epochs instead of 30 and checks the outcomes: every optimizer beats the majority class
-// by 0.3 in test accuracy, the training loss falls, and the sparse gradient matches finite differences along random
-// directions. The exit code is 0 only if the checks pass (2 if the data cannot be read or the arguments are wrong).
+// --quick (for ctest) trains 5 epochs instead of 30 and checks the outcomes: every optimizer beats
+// the majority class by 0.3 in test accuracy, the training loss falls, and the sparse gradient
+// matches finite differences along random directions. The exit code is 0 only if the checks pass
+// (2 if the data cannot be read or the arguments are wrong).
 //
 // Features: each description's word counts, scaled to unit Euclidean norm (so that long and short
 // descriptions give logits of the same scale). Parameters are double; the full run takes about 15 s.

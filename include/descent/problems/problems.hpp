@@ -8,6 +8,9 @@
 //   LeastSquares<S>(X, b)                                 stochastic; solution(): min-norm least squares
 //   LogisticRegression<S>(X, y, {.l2, .fit_intercept})    stochastic; labels y in {0, 1}; minimizer() by Newton
 //   SoftmaxRegression<S>(X, y, K, {.l2, .fit_intercept})  stochastic; labels y in [0, K); minimizer() by Newton
+//   SparseLogisticRegression<S>(X, y, {.l2, .fit_intercept})  stochastic; X a row-major SparseMatrix,
+//                                                       one sample per ROW; sparse(): sparse minibatch
+//                                                       gradients; minimizer() by Newton (small d)
 //
 // and the multimodal landscapes, each with global_minimizers(), the known local minima and
 // nearest_minimizer(x), the known local minimizer (global or not) closest to x:
@@ -44,4 +47,5 @@
 #include "descent/problems/rosenbrock.hpp"
 #include "descent/problems/six_hump_camel.hpp"
 #include "descent/problems/softmax_regression.hpp"
+#include "descent/problems/sparse_logistic_regression.hpp"
 #include "descent/problems/styblinski_tang.hpp"

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "descent/detail/checks.hpp"
+#include "descent/detail/step_guard.hpp"
 #include "descent/layout.hpp"
 
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_*() on purpose, which
@@ -472,6 +473,14 @@ template <class O>
 auto clipped(O&& optimizer, double max_norm, double norm_type = 2.0, bool error_if_nonfinite = false) {
   return Clipped<O>(std::forward<O>(optimizer), max_norm, norm_type, error_if_nonfinite);
 }
+
+// A Clipped step is O's step on the clipped copy of the gradient.
+namespace detail {
+template <class O, class V>
+inline constexpr bool guarded_kernels_v<Clipped<O, V>> = guarded_kernels_v<std::remove_cvref_t<O>>;
+template <class O, class V>
+inline constexpr bool guard_may_skip_v<Clipped<O, V>> = guard_may_skip_v<std::remove_cvref_t<O>>;
+}  // namespace detail
 
 }  // namespace descent
 

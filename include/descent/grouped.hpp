@@ -15,6 +15,7 @@
 
 #include "descent/detail/access.hpp"
 #include "descent/detail/checks.hpp"
+#include "descent/detail/step_guard.hpp"
 #include "descent/layout.hpp"
 #include "descent/optimizer.hpp"
 
@@ -294,5 +295,13 @@ class Grouped {
   Eigen::Index end_ = 0;
   std::int64_t steps_ = 0;
 };
+
+// A Grouped step is its blocks' steps on disjoint segments (Layout rejects overlapping blocks).
+namespace detail {
+template <class O>
+inline constexpr bool guarded_kernels_v<Grouped<O>> = guarded_kernels_v<typename rebind_to_segment<O>::type>;
+template <class O>
+inline constexpr bool guard_may_skip_v<Grouped<O>> = true;
+}  // namespace detail
 
 }  // namespace descent

@@ -16,6 +16,7 @@
 #include "descent/callbacks.hpp"
 #include "descent/detail/diagnostics.hpp"
 #include "descent/detail/driver.hpp"
+#include "descent/detail/step_guard.hpp"
 #include "descent/objective.hpp"
 #include "descent/optimizer.hpp"
 #include "descent/sampler.hpp"
@@ -66,7 +67,6 @@ Report train(F&& f, X&& x, O&& optimizer, S&& sampler, const StopCriteria& stop 
   const auto start = std::chrono::steady_clock::now();
   const Eigen::Index rows = x.rows(), cols = x.cols();
   V grad = detail::nan_buffer<V>(rows, cols);
-  V previous(rows, cols);
   constexpr double nan = std::numeric_limits<double>::quiet_NaN();
   // Running means (not sums, which overflow for large finite losses).
   double epoch_mean = 0.0, last_epoch_mean = nan, previous_epoch_mean = nan;
@@ -74,6 +74,33 @@ Report train(F&& f, X&& x, O&& optimizer, S&& sampler, const StopCriteria& stop 
 
   Report report;
   bool stepped = false;  // x is one step past the last point the objective returned at
+
+  // descent's own optimizers back x up and check it inside their step's one pass
+  // (detail/step_guard.hpp): the kernels of step j (counting from 0) store x_j into
+  // backups[j % 2], so both the x before the last step and the one before that are at hand (a
+  // gradient found non-finite during step j is that of x_j, and the step that led to x_j is the
+  // one undone). Any other optimizer gets a copy of x and two scans per step.
+  using Scalar = typename V::Scalar;
+  const bool fused = detail::guarded_kernels_v<std::remove_cvref_t<O>> && detail::is_contiguous(x);
+  V previous, backups[2];
+  if (!fused) {
+    previous.resize(rows, cols);
+  } else if (detail::guard_may_skip_v<std::remove_cvref_t<O>>) {
+    // Coefficients that no kernel updates (outside every block of a Grouped) keep these values.
+    backups[0] = x;
+    backups[1] = x;
+  } else {
+    backups[0].resize(rows, cols);
+    backups[1].resize(rows, cols);
+  }
+  // x back to the last point the objective returned at, before the last step.
+  auto undo_last_step = [&] {
+    if (fused)
+      x = backups[(report.iterations - 1) % 2];
+    else
+      x = previous;
+  };
+
   try {
     for (;;) {
       if (criteria.max_iterations > 0 && report.iterations >= criteria.max_iterations) {
@@ -87,17 +114,44 @@ Report train(F&& f, X&& x, O&& optimizer, S&& sampler, const StopCriteria& stop 
       const Batch batch = sampler.next();
       const double loss = double(f(std::as_const(x), batch, grad));
       detail::check_gradient_shape("train", grad, rows, cols);
-      if (!std::isfinite(loss) || !detail::all_finite(grad)) {
+      // What is found non-finite, and the point x goes back to: for a loss or a gradient, the
+      // last point the objective returned finite values at (before the last step, if one led
+      // here); for the new parameters, the point before this step.
+      bool finite_values = std::isfinite(loss) && (fused || detail::all_finite(grad));
+      bool finite_step = true;
+      if (finite_values && fused) {
+        detail::StepGuard<Scalar> guard{x.data(), x.size(), backups[report.iterations % 2].data()};
+        const bool was_stepped = stepped;
+        stepped = false;  // a step that throws leaves x as it was (the optimizers' strong guarantee)
+        {
+          const detail::StepGuardScope<Scalar> scope(guard);
+          optimizer.step(x, grad);
+        }
+        if (guard.outside || guard.covered > x.size() ||
+            (!detail::guard_may_skip_v<std::remove_cvref_t<O>> && guard.covered != x.size()))
+          throw std::logic_error(
+              "descent::train: internal error: an optimizer marked guarded_kernels_v updated memory outside its "
+              "parameters, a coefficient twice, or not every coefficient");
+        // A gradient coefficient that no kernel read (outside every block) is checked here.
+        if (!(guard.zeros == Scalar(0)) || (guard.covered < x.size() && !detail::all_finite(grad))) {
+          x = backups[report.iterations % 2];  // this step undone: x as the objective saw it
+          finite_values = detail::all_finite(grad);  // if not, the gradient's, else the step's
+          finite_step = false;
+        }
+        stepped = was_stepped;
+      } else if (finite_values) {
+        finite_step = detail::guarded_step(x, previous, optimizer, grad);
+      }
+      if (!finite_values) {
         report.reason = StopReason::NonFinite;
         report.message = detail::nonfinite_message(loss, grad, report.iterations, report.iterations == 0);
         if (stepped) {
-          x = previous;  // the last step led here: back to where the loss was finite
+          undo_last_step();
           report.message.append(" (that step was undone)");
         }
         stepped = false;
         break;
       }
-      const bool finite_step = detail::guarded_step(x, previous, optimizer, grad);
       ++report.iterations;
       if (!finite_step) {
         report.reason = StopReason::NonFinite;
@@ -138,7 +192,7 @@ Report train(F&& f, X&& x, O&& optimizer, S&& sampler, const StopCriteria& stop 
       }
     }
   } catch (...) {
-    if (stepped) x = previous;
+    if (stepped) undo_last_step();
     detail::abort_callbacks(callbacks...);
     throw;
   }

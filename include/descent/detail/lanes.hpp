@@ -13,10 +13,12 @@
 #include <array>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 #include <utility>
 
 #include "descent/detail/checks.hpp"
+#include "descent/detail/step_guard.hpp"
 
 // Packet types such as __m128 carry vector attributes that GCC reports as ignored when they are
 // template arguments (Lane<Packet4f>); harmless here, and Eigen silences the same warning itself.
@@ -140,32 +142,42 @@ requires std::is_floating_point_v<S> EIGEN_STRONG_INLINE S max(S a, S b) {
 
 /// Runs `kernel` on packets of type Packet from coefficient i while whole packets fit, then on
 /// packets of half the width (AVX-512 → AVX → SSE), so that at most a few coefficients are left
-/// for the scalar loop. Returns the first coefficient not done.
-template <class Packet, class Scalar, std::size_t K, class Kernel, std::size_t... I>
+/// for the scalar loop. Returns the first coefficient not done. Guarded: also stores each old p
+/// into `backup` and adds g·0 + p_new·0 to `zeros`.
+template <bool Guarded, class Packet, class Scalar, std::size_t K, class Kernel, std::size_t... I>
 EIGEN_STRONG_INLINE Eigen::Index run_packets(Eigen::Index i, Eigen::Index n, const Kernel& kernel, Scalar* p,
                                              const Scalar* g, const std::array<Scalar*, K>& s,
-                                             std::index_sequence<I...> seq) {
+                                             std::index_sequence<I...> seq, Scalar* backup, Scalar& zeros) {
   constexpr Eigen::Index width = Eigen::internal::unpacket_traits<Packet>::size;
   if constexpr (width > 1 && !std::is_same_v<Packet, Scalar>) {
     // The end is computed up front: a loop condition of the form i + width <= n makes GCC warn
     // (-Waggressive-loop-optimizations) about the tail loop of fixed-size objects.
     const Eigen::Index end = i + (n - i) / width * width;
+    [[maybe_unused]] Packet sum = Eigen::internal::pset1<Packet>(Scalar(0));
+    [[maybe_unused]] const Packet zero = Eigen::internal::pset1<Packet>(Scalar(0));
     for (; i < end; i += width) {
       Lane<Packet> pl{Eigen::internal::ploadu<Packet>(p + i)};
       const Lane<Packet> gl{Eigen::internal::ploadu<Packet>(g + i)};
       std::array<Lane<Packet>, K> sl{Lane<Packet>{Eigen::internal::ploadu<Packet>(s[I] + i)}...};
+      if constexpr (Guarded) Eigen::internal::pstoreu(backup + i, pl.v);
       kernel(pl, gl, sl[I]...);
+      if constexpr (Guarded)
+        sum = Eigen::internal::padd(
+            sum, Eigen::internal::padd(Eigen::internal::pmul(gl.v, zero), Eigen::internal::pmul(pl.v, zero)));
       Eigen::internal::pstoreu(p + i, pl.v);
       (Eigen::internal::pstoreu(s[I] + i, sl[I].v), ...);
     }
+    if constexpr (Guarded) zeros += Eigen::internal::predux(sum);
     using Half = typename Eigen::internal::unpacket_traits<Packet>::half;
-    if constexpr (!std::is_same_v<Half, Packet>) i = run_packets<Half, Scalar, K>(i, n, kernel, p, g, s, seq);
+    if constexpr (!std::is_same_v<Half, Packet>)
+      i = run_packets<Guarded, Half, Scalar, K>(i, n, kernel, p, g, s, seq, backup, zeros);
   }
   return i;
 }
 
 /// Runs `kernel(p, g, s...)` over `n` contiguous coefficients. `p` and each state array are
-/// read and written, `g` only read. Each is touched once per coefficient.
+/// read and written, `g` only read. Each is touched once per coefficient. Under a StepGuard (set
+/// by a driver for this thread) the same arithmetic runs, with the guard's backup and check.
 template <class Scalar, std::size_t K, class Kernel, std::size_t... I>
 EIGEN_STRONG_INLINE void run_contiguous(Eigen::Index n, const Kernel& kernel_ref, Scalar* p, const Scalar* g,
                                         const std::array<Scalar*, K>& s_ref, std::index_sequence<I...> seq) {
@@ -174,7 +186,27 @@ EIGEN_STRONG_INLINE void run_contiguous(Eigen::Index n, const Kernel& kernel_ref
   const Kernel kernel = kernel_ref;
   const std::array<Scalar*, K> s = s_ref;
   using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
-  Eigen::Index i = run_packets<Packet, Scalar, K>(0, n, kernel, p, g, s, seq);
+  Scalar zeros = 0;
+  if (StepGuard<Scalar>* guard = active_step_guard<Scalar>) {
+    // Compared as addresses: p may point into another array (a scratch copy), where p − base
+    // would be undefined.
+    const auto address = reinterpret_cast<std::uintptr_t>(p), base = reinterpret_cast<std::uintptr_t>(guard->base);
+    const auto offset = Eigen::Index((address - base) / sizeof(Scalar));
+    if (address >= base && (address - base) % sizeof(Scalar) == 0 && offset <= guard->size - n) {
+      Scalar* backup = guard->backup + offset;
+      Eigen::Index i = run_packets<true, Packet, Scalar, K>(0, n, kernel, p, g, s, seq, backup, zeros);
+      for (; i < n; ++i) {
+        backup[i] = p[i];
+        kernel(p[i], g[i], s[I][i]...);
+        zeros += g[i] * Scalar(0) + p[i] * Scalar(0);
+      }
+      guard->zeros += zeros;
+      guard->covered += n;
+      return;
+    }
+    guard->outside = true;
+  }
+  Eigen::Index i = run_packets<false, Packet, Scalar, K>(0, n, kernel, p, g, s, seq, nullptr, zeros);
   for (; i < n; ++i) kernel(p[i], g[i], s[I][i]...);
 }
 

@@ -205,4 +205,10 @@ class Adam {
   std::int64_t steps_ = 0;
 };
 
+// Each step updates every coefficient once, in place, through detail::for_each_coefficient.
+namespace detail {
+template <class V>
+inline constexpr bool guarded_kernels_v<Adam<V>> = true;
+}  // namespace detail
+
 }  // namespace descent

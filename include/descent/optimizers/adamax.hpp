@@ -173,4 +173,10 @@ class Adamax {
   std::int64_t steps_ = 0;
 };
 
+// Each step updates every coefficient once, in place, through detail::for_each_coefficient.
+namespace detail {
+template <class V>
+inline constexpr bool guarded_kernels_v<Adamax<V>> = true;
+}  // namespace detail
+
 }  // namespace descent

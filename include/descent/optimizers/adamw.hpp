@@ -89,4 +89,10 @@ class AdamW : public Adam<V> {
   }
 };
 
+// Each step updates every coefficient once, in place, through detail::for_each_coefficient.
+namespace detail {
+template <class V>
+inline constexpr bool guarded_kernels_v<AdamW<V>> = true;
+}  // namespace detail
+
 }  // namespace descent

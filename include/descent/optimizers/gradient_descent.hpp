@@ -113,4 +113,10 @@ class GradientDescent {
   std::int64_t steps_ = 0;
 };
 
+// Each step updates every coefficient once, in place, through detail::for_each_coefficient.
+namespace detail {
+template <class V>
+inline constexpr bool guarded_kernels_v<GradientDescent<V>> = true;
+}  // namespace detail
+
 }  // namespace descent

@@ -273,4 +273,10 @@ class ScheduleFreeAdamW {
   bool training_ = true;
 };
 
+// Each step updates every coefficient once, in place, through detail::for_each_coefficient.
+namespace detail {
+template <class V>
+inline constexpr bool guarded_kernels_v<ScheduleFreeAdamW<V>> = true;
+}  // namespace detail
+
 }  // namespace descent

@@ -252,4 +252,10 @@ class ScheduleFreeSGD {
   bool training_ = true;
 };
 
+// Each step updates every coefficient once, in place, through detail::for_each_coefficient.
+namespace detail {
+template <class V>
+inline constexpr bool guarded_kernels_v<ScheduleFreeSGD<V>> = true;
+}  // namespace detail
+
 }  // namespace descent

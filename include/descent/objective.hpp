@@ -46,6 +46,9 @@ concept StochasticObjective = requires(F& f, const F& cf, const V& x, Batch batc
 /// StochasticObjective, but `f(x, batch, grad)` writes the gradient of the mean loss into an
 /// `Eigen::SparseVector<Scalar>& grad` of x's size (emptied before every call; set its nonzeros
 /// with coeffRef(i) += v or insert). descent::train then steps sparsely, with a SparseOptimizer.
+/// An objective that also takes a dense `V&` gradient (a StochasticObjective as well) is trained
+/// densely: to train one sparsely, hand train a view that has only the sparse call (as
+/// problems::SparseLogisticRegression::sparse() does).
 template <class F, class V>
 concept SparseStochasticObjective = requires(F& f, const F& cf, const V& x, Batch batch,
                                              Eigen::SparseVector<typename V::Scalar>& grad) {

@@ -37,7 +37,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 template <class S>
 struct Poisoned {
   enum class Kind { none, nan_loss, nan_gradient, inf_gradient, huge_gradient };
-  Eigen::Index n = 37;  // odd: packets and a scalar tail
+  Eigen::Index n = descent::detail::fused_guard_min_size + 37;  // the guard's sizes; packets and a tail
   Kind kind = Kind::none;
   int at = -1;
   mutable int calls = 0;
@@ -98,6 +98,7 @@ void check_fused_equals_separate(const std::string& name, Make make) {
       INFO(name << ", poison " << int(kind) << " at call " << at);
       auto fused_opt = make();
       static_assert(descent::detail::guarded_kernels_v<decltype(fused_opt)>);
+      CHECK(descent::detail::use_step_guard<decltype(fused_opt)>(VX<S>(Poisoned<S>{}.n)));
       const Run<S> fused = run<S>(fused_opt, kind, at);
       Hidden<decltype(make())> hidden{make()};
       static_assert(!descent::detail::guarded_kernels_v<decltype(hidden)>);
@@ -224,11 +225,10 @@ TEST_CASE("step guard: train's fused path ends every run where the separate pass
 
 TEST_CASE("step guard: Grouped with an uncovered block and Clipped take the fused path too", "[step_guard]") {
   using V = VX<double>;
-  // 37 coefficients, of which 30..36 belong to no group: never stepped, and their gradient is
-  // still checked.
+  // The last 7 coefficients belong to no group: never stepped, and their gradient is still checked.
   descent::Layout layout;
   layout.add("W", 5, 4);
-  layout.add("b", 10);
+  layout.add("b", descent::detail::fused_guard_min_size + 10);
   layout.add("frozen", 7);
   auto grouped = [&] {
     return descent::Grouped<descent::Adam<V>>(
@@ -242,15 +242,100 @@ TEST_CASE("step guard: Grouped with an uncovered block and Clipped take the fuse
 
 TEST_CASE("step guard: train over a Map takes the fused path and leaves no guard behind", "[step_guard]") {
   using V = VX<double>;
-  std::vector<double> memory(37, 0.25);
-  Eigen::Map<V> x(memory.data(), 37);
+  const Eigen::Index n = descent::detail::fused_guard_min_size + 37;
+  std::vector<double> memory(std::size_t(n), 0.25);
+  Eigen::Map<V> x(memory.data(), n);
   Poisoned<double> f;
   f.kind = Poisoned<double>::Kind::nan_gradient;
   f.at = 4;
   descent::Adam<V> opt({.lr = 0.05});
   const auto r = descent::train(f, x, opt, descent::MinibatchSampler(8, {.batch_size = 3}), {.max_iterations = 10});
+  CHECK(descent::detail::use_step_guard<descent::Adam<V>>(x));
   CHECK(r.reason == descent::StopReason::NonFinite);
   CHECK(r.iterations == 3);
   CHECK(x.allFinite());
   CHECK(descent::detail::active_step_guard<double> == nullptr);
+}
+
+TEST_CASE("step guard: small, fixed-size and strided parameters get the separate passes", "[step_guard]") {
+  using V = VX<double>;
+  CHECK_FALSE(descent::detail::use_step_guard<descent::Adam<V>>(V(descent::detail::fused_guard_min_size - 1)));
+  CHECK(descent::detail::use_step_guard<descent::Adam<V>>(V(descent::detail::fused_guard_min_size)));
+  CHECK_FALSE(descent::detail::use_step_guard<descent::Adam<Eigen::Vector2d>>(Eigen::Vector2d()));
+  CHECK_FALSE(descent::detail::use_step_guard<Hidden<descent::Adam<V>>>(V(4096)));
+  V storage(8192);
+  CHECK_FALSE(descent::detail::use_step_guard<descent::Adam<V>>(
+      Eigen::Map<V, 0, Eigen::InnerStride<2>>(storage.data(), 4096)));
+}
+
+namespace {
+
+/// ½‖x − t‖² with t = (−1 … 1), whose gradient at call number `at` is max/4 everywhere (so that a
+/// step with lr > 4 overflows) or, with `nan_loss`, whose loss there is NaN.
+struct Bumpy {
+  int at = -1;
+  bool nan_loss = false;
+  mutable int calls = 0;
+  double operator()(const VX<double>& x, VX<double>& g) const {
+    ++calls;
+    const VX<double> t = VX<double>::LinSpaced(x.size(), -1.0, 1.0);
+    g = x - t;
+    double loss = 0.5 * (x - t).squaredNorm();
+    if (calls == at) {
+      if (nan_loss)
+        loss = kNaN;
+      else
+        g.setConstant(std::numeric_limits<double>::max() / 4);
+    }
+    return loss;
+  }
+};
+
+template <class Make>
+void check_minimize_fused_equals_separate(const std::string& name, Make make) {
+  for (bool nan_loss : {false, true}) {
+    for (int at : {-1, 1, 2, 6}) {
+      INFO(name << ", " << (nan_loss ? "NaN loss" : "huge gradient") << " at call " << at);
+      auto run_with = [&](auto& opt) {
+        Run<double> r;
+        r.x = VX<double>::LinSpaced(descent::detail::fused_guard_min_size + 37, 0.5, -0.25);
+        auto record = [&r](const descent::Progress<VX<double>>& p) { r.path.emplace_back(p.params); };
+        r.report = descent::minimize(Bumpy{at, nan_loss}, r.x, opt, {.max_iterations = 10, .gradient_tolerance = 0},
+                                     record);
+        return r;
+      };
+      auto fused_opt = make();
+      Hidden<decltype(make())> hidden{make()};
+      const Run<double> fused = run_with(fused_opt);
+      const Run<double> separate = run_with(hidden);
+      CHECK(fused.report.reason == separate.report.reason);
+      CHECK(fused.report.iterations == separate.report.iterations);
+      CHECK(fused.report.message == separate.report.message);
+      CHECK(same(fused.x, separate.x));
+      CHECK(fused.x.allFinite());
+      if (at > 0 && (nan_loss || name.find("lr 8") != std::string::npos))
+        CHECK(fused.report.reason == descent::StopReason::NonFinite);
+      REQUIRE(fused.path.size() == separate.path.size());
+      for (std::size_t k = 0; k < fused.path.size(); ++k) CHECK(same(fused.path[k], separate.path[k]));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("step guard: minimize's fused path ends every run where the separate passes do", "[step_guard]") {
+  using V = VX<double>;
+  check_minimize_fused_equals_separate("GradientDescent lr 8", [] { return descent::GradientDescent<V>({.lr = 8.0}); });
+  check_minimize_fused_equals_separate("GradientDescent", [] { return descent::GradientDescent<V>({.lr = 0.2}); });
+  check_minimize_fused_equals_separate("SGD momentum lr 6",
+                                       [] { return descent::SGD<V>({.lr = 6.0, .momentum = 0.5}); });
+  check_minimize_fused_equals_separate("Adam", [] { return descent::Adam<V>({.lr = 0.1}); });
+  check_minimize_fused_equals_separate("RMSProp centered",
+                                       [] { return descent::RMSProp<V>({.lr = 0.01, .centered = true}); });
+  descent::Layout layout;
+  layout.add("w", descent::detail::fused_guard_min_size + 30);
+  layout.add("frozen", 7);
+  check_minimize_fused_equals_separate("Grouped<SGD> with a frozen block lr 8", [&] {
+    return descent::Grouped<descent::SGD<V>>({{layout.blocks({"w"}), {.lr = 8.0}}});
+  });
 }

@@ -58,7 +58,12 @@ Report minimize(F&& f, X&& x, O&& optimizer, const StopCriteria& stop = {}, C&&.
   const auto start = std::chrono::steady_clock::now();
   const Eigen::Index rows = x.rows(), cols = x.cols();
   V grad = detail::nan_buffer<V>(rows, cols);
+  // x before the last step. descent's own optimizers write it in their step's one pass
+  // (detail::fused_guarded_step); it starts as x where a step may leave coefficients alone.
+  constexpr bool fused_kernels = !objective_form && detail::guarded_kernels_v<Opt>;
+  const bool fused = fused_kernels && detail::use_step_guard<Opt>(x);
   V previous(rows, cols);
+  if (fused && detail::guard_may_skip_v<Opt>) previous = x;
   double loss = 0.0, gnorm = 0.0;
   auto evaluate = [&] {
     loss = double(f(std::as_const(x), grad));
@@ -126,7 +131,12 @@ Report minimize(F&& f, X&& x, O&& optimizer, const StopCriteria& stop = {}, C&&.
             break;
           }
         } else {
-        const bool finite_step = detail::guarded_step(x, previous, optimizer, grad);
+        bool finite_step = false;
+        if constexpr (fused_kernels)
+          finite_step = fused ? detail::fused_guarded_step(x, previous, optimizer, grad)
+                              : detail::guarded_step(x, previous, optimizer, grad);
+        else
+          finite_step = detail::guarded_step(x, previous, optimizer, grad);
         ++report.iterations;
         stepped = finite_step;
         if (!finite_step || !evaluate()) {

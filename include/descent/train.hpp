@@ -79,9 +79,9 @@ Report train(F&& f, X&& x, O&& optimizer, S&& sampler, const StopCriteria& stop 
   // (detail/step_guard.hpp): the kernels of step j (counting from 0) store x_j into
   // backups[j % 2], so both the x before the last step and the one before that are at hand (a
   // gradient found non-finite during step j is that of x_j, and the step that led to x_j is the
-  // one undone). Any other optimizer gets a copy of x and two scans per step.
+  // one undone). Any other optimizer, and small or strided x, get a copy of x and two scans per step.
   using Scalar = typename V::Scalar;
-  const bool fused = detail::guarded_kernels_v<std::remove_cvref_t<O>> && detail::is_contiguous(x);
+  const bool fused = detail::use_step_guard<std::remove_cvref_t<O>>(x);
   V previous, backups[2];
   if (!fused) {
     previous.resize(rows, cols);
@@ -120,18 +120,9 @@ Report train(F&& f, X&& x, O&& optimizer, S&& sampler, const StopCriteria& stop 
       bool finite_values = std::isfinite(loss) && (fused || detail::all_finite(grad));
       bool finite_step = true;
       if (finite_values && fused) {
-        detail::StepGuard<Scalar> guard{x.data(), x.size(), backups[report.iterations % 2].data()};
         const bool was_stepped = stepped;
         stepped = false;  // a step that throws leaves x as it was (the optimizers' strong guarantee)
-        {
-          const detail::StepGuardScope<Scalar> scope(guard);
-          optimizer.step(x, grad);
-        }
-        if (guard.outside || guard.covered > x.size() ||
-            (!detail::guard_may_skip_v<std::remove_cvref_t<O>> && guard.covered != x.size()))
-          throw std::logic_error(
-              "descent::train: internal error: an optimizer marked guarded_kernels_v updated memory outside its "
-              "parameters, a coefficient twice, or not every coefficient");
+        const auto guard = detail::step_under_guard(optimizer, x, grad, backups[report.iterations % 2].data());
         // A gradient coefficient that no kernel read (outside every block) is checked here.
         if (!(guard.zeros == Scalar(0)) || (guard.covered < x.size() && !detail::all_finite(grad))) {
           x = backups[report.iterations % 2];  // this step undone: x as the objective saw it

@@ -13,6 +13,7 @@
 
 #include "descent/callbacks.hpp"
 #include "descent/detail/checks.hpp"
+#include "descent/detail/step_guard.hpp"
 #include "descent/stopping.hpp"
 
 namespace descent::detail {
@@ -127,6 +128,35 @@ bool guarded_step(X& x, V& previous, O& optimizer, const G& grad) {
   previous = x;
   optimizer.step(x, grad);
   if (detail::all_finite(x)) return true;
+  x = previous;
+  return false;
+}
+
+/// One step of an optimizer with guarded_kernels_v under a StepGuard over the contiguous x: its
+/// kernels store x as it was into `backup` (x's size; coefficients the step leaves alone are not
+/// written) and sum g·0 + p_new·0. Returns the guard; throws std::logic_error if the step did not
+/// keep the promise guarded_kernels_v makes (an internal error of descent).
+template <class O, class X, class G, class Scalar>
+StepGuard<Scalar> step_under_guard(O& optimizer, X& x, const G& grad, Scalar* backup) {
+  StepGuard<Scalar> guard{x.data(), x.size(), backup};
+  {
+    const StepGuardScope<Scalar> scope(guard);
+    optimizer.step(x, grad);
+  }
+  if (guard.outside || guard.covered > x.size() || (!guard_may_skip_v<O> && guard.covered != x.size()))
+    throw std::logic_error(
+        "descent: internal error: an optimizer marked guarded_kernels_v updated memory outside its parameters, a "
+        "coefficient twice, or not every coefficient");
+  return guard;
+}
+
+/// guarded_step for an optimizer with guarded_kernels_v over a contiguous x, in the step's own
+/// pass: `previous` (x's shape; filled with x beforehand if guard_may_skip_v<O>) receives x, and a
+/// step whose new x is not finite is undone from it. The gradient must be known to be finite.
+template <class X, class V, class O, class G>
+bool fused_guarded_step(X& x, V& previous, O& optimizer, const G& grad) {
+  const auto guard = step_under_guard(optimizer, x, grad, previous.data());
+  if (guard.zeros == typename V::Scalar(0)) return true;
   x = previous;
   return false;
 }

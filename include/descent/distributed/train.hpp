@@ -87,8 +87,8 @@ class Sharded {
 
   /// The mean loss over `batch`, and its gradient in `grad`, computed by all ranks together.
   template <class X, class G>
-  requires std::is_invocable_v < std::remove_reference_t<F>
-  &, const X&, Batch, G& > typename G::Scalar operator()(const X& x, Batch batch, G& grad) {
+  requires(std::is_invocable_v<std::remove_reference_t<F>&, const X&, Batch, G&>) typename G::Scalar operator()(
+      const X& x, Batch batch, G& grad) {
     using Scalar = typename G::Scalar;
     static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
                   "descent::distributed::Sharded: communicators reduce float or double gradients only");

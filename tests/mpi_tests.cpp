@@ -396,21 +396,33 @@ void exception_on_one_rank_is_rethrown_on_every_rank(descent::mpi::Communicator&
   }
   CHECK(same_on_every_rank(comm, x));
 
-  // A callback that throws on one rank.
-  V y = V::Zero(f.dimension());
-  auto throwing = [&](const descent::Progress<V>& p) {
+  // A callback that throws on one rank, one that can stop the run and one that cannot.
+  auto stopping = [&](const descent::Progress<V>& p) {
     if (comm.rank() == bad && p.iteration == 3) throw std::out_of_range("callback");
     return true;
   };
-  bool threw = false;
-  try {
-    descent::distributed::train(f, y, sgd, descent::MinibatchSampler(f.size(), {.batch_size = 8}),
-                                {.max_iterations = 20}, comm, throwing);
-  } catch (const std::exception&) {
-    threw = true;
-  }
-  CHECK(threw);
-  CHECK(same_on_every_rank(comm, y));
+  auto not_stopping = [&](const descent::Progress<V>& p) {
+    if (comm.rank() == bad && p.iteration == 3) throw std::out_of_range("callback");
+  };
+  auto run = [&](auto& callback) {
+    V y = V::Zero(f.dimension());
+    descent::SGD<V> sgd_y({.lr = 0.1});
+    std::string message;
+    try {
+      descent::distributed::train(f, y, sgd_y, descent::MinibatchSampler(f.size(), {.batch_size = 8}),
+                                  {.max_iterations = 20}, comm, callback);
+    } catch (const std::exception& e) {
+      message = e.what();
+    }
+    CHECK(message == (comm.rank() == bad
+                          ? std::string("callback")
+                          : descent::detail::concat("descent::distributed: a callback threw on rank ",
+                                                    std::to_string(bad), " (of ", std::to_string(comm.size()),
+                                                    "); every rank stops with this exception")));
+    CHECK(same_on_every_rank(comm, y));
+  };
+  run(stopping);
+  run(not_stopping);
 }
 
 void on_root_calls_rank_0_only(descent::mpi::Communicator& comm) {

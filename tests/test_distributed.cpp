@@ -64,6 +64,12 @@ TEST_CASE("distributed::train on one process is descent::train, bitwise, callbac
   CHECK(r.epochs == 3);
   CHECK(r.loss == r_plain.loss);
   CHECK(r.reason == descent::StopReason::MaxEpochs);
+
+  V x_temporary = V::Zero(3);
+  descent::Adam<V> adam_temporary({.lr = 0.1});
+  descent::distributed::train(f, x_temporary, adam_temporary, descent::MinibatchSampler(41, {.batch_size = 6}), stop,
+                              descent::SingleProcess{});
+  CHECK(x_temporary == x_plain);
 }
 
 TEST_CASE("distributed::Sharded over one process forwards to the objective", "[distributed]") {

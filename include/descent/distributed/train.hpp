@@ -86,9 +86,11 @@ class Sharded {
   Eigen::Index size() const { return Eigen::Index(std::as_const(f_).size()); }
 
   /// The mean loss over `batch`, and its gradient in `grad`, computed by all ranks together.
+  // clang-format off
   template <class X, class G>
-  requires(std::is_invocable_v<std::remove_reference_t<F>&, const X&, Batch, G&>) typename G::Scalar operator()(
-      const X& x, Batch batch, G& grad) {
+  requires std::is_invocable_v<std::remove_reference_t<F>&, const X&, Batch, G&>
+  typename G::Scalar operator()(const X& x, Batch batch, G& grad) {
+    // clang-format on
     using Scalar = typename G::Scalar;
     static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
                   "descent::distributed::Sharded: communicators reduce float or double gradients only");
@@ -356,20 +358,24 @@ namespace descent::distributed {
 ///   - stop decisions are collective: a non-finite loss or gradient on any rank is non-finite in
 ///     the sum and stops every rank at that step (NonFinite, the step undone as in train); after
 ///     each step (and each epoch's end) the callbacks run on every rank and the ranks vote (one
-///     more allreduce_sum of 4 doubles, made only when a callback can return false or a time limit
-///     is set): the run stops, on every rank, if a callback on any rank returned false (Callback)
+///     more allreduce_sum of 4 doubles, made only when there are callbacks or a time limit): the
+///     run stops, on every rank, if a callback on any rank returned false (Callback)
 ///     or rank 0's clock passed the time limit (TimeLimit, checked after each step, so at least one
 ///     step is taken); an exception from the objective or a callback on one rank is rethrown on
 ///     every rank.
-/// Callbacks run on every rank; wrap those that print or write in on_root. The loss, the
+/// Callbacks run on every rank; wrap those that print or write in on_root. The communicator is
+/// used during the call only (a temporary such as descent::SingleProcess{} is fine). The loss, the
 /// iterations, the epochs, the reason and the message of the Report are the same on every rank;
 /// seconds is each rank's own. With one rank (SingleProcess) it is descent::train, bitwise.
 /// Dense gradients only (a sparse objective is refused at compile time).
-template <class F, detail::DriverParams X, class O, class S, Communicator C, class... Cb>
-requires StochasticObjective<std::remove_reference_t<F>, detail::params_vector_t<X>> &&
-    std::same_as<std::remove_cvref_t<S>, MinibatchSampler> &&(!std::is_const_v<std::remove_reference_t<S>>)&&(
-        Callback<std::remove_reference_t<Cb>, detail::params_vector_t<X>>&&...)Report
-    train(F&& f, X&& x, O&& optimizer, S&& sampler, const StopCriteria& stop, C& comm, Cb&&... callbacks) {
+// clang-format off
+template <class F, detail::DriverParams X, class O, class S, class C, class... Cb>
+requires Communicator<std::remove_reference_t<C>> &&
+         StochasticObjective<std::remove_reference_t<F>, detail::params_vector_t<X>> &&
+         std::same_as<std::remove_cvref_t<S>, MinibatchSampler> && (!std::is_const_v<std::remove_reference_t<S>>) &&
+         (Callback<std::remove_reference_t<Cb>, detail::params_vector_t<X>> && ...)
+Report train(F&& f, X&& x, O&& optimizer, S&& sampler, const StopCriteria& stop, C&& comm, Cb&&... callbacks) {
+  // clang-format on
   using V = detail::params_vector_t<X>;
   using Scalar = typename V::Scalar;
   static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
@@ -378,9 +384,10 @@ requires StochasticObjective<std::remove_reference_t<F>, detail::params_vector_t
     return descent::train(std::forward<F>(f), std::forward<X>(x), std::forward<O>(optimizer), std::forward<S>(sampler),
                           stop, std::forward<Cb>(callbacks)...);
 
-  constexpr bool callbacks_can_stop =
-      !(std::is_void_v<std::invoke_result_t<std::remove_reference_t<Cb>&, const Progress<V>&>> && ...);
-  const bool vote = callbacks_can_stop || stop.time_limit > 0;
+  // Even a callback that cannot stop the run can throw, and a rank that left alone would leave the
+  // others waiting in the next step's reduction: with callbacks, the ranks vote after every call.
+  constexpr bool has_callbacks = sizeof...(Cb) > 0;
+  const bool vote = has_callbacks || stop.time_limit > 0;
 
   // Compared before anything a rank could refuse on its own (a throw on one rank alone would leave
   // the others waiting in the first collective).
@@ -402,7 +409,7 @@ requires StochasticObjective<std::remove_reference_t<F>, detail::params_vector_t
   description.add("max_epochs", double(stop.max_epochs));
   description.add("loss_tolerance", stop.loss_tolerance);
   description.add("time_limit", stop.time_limit);
-  description.add("whether a callback can stop the run", double(callbacks_can_stop));
+  description.add("whether callbacks were given", double(has_callbacks));
   description.check_agreement(comm);
 
   {
@@ -419,8 +426,8 @@ requires StochasticObjective<std::remove_reference_t<F>, detail::params_vector_t
     inner.max_iterations = std::numeric_limits<std::int64_t>::max();
 
   const auto start = std::chrono::steady_clock::now();
-  detail::CollectiveCallbacks<V, C, std::remove_reference_t<Cb>...> collective(comm, criteria, vote, start,
-                                                                               callbacks...);
+  detail::CollectiveCallbacks<V, std::remove_reference_t<C>, std::remove_reference_t<Cb>...> collective(
+      comm, criteria, vote, start, callbacks...);
   Sharded sharded(std::forward<F>(f), comm);
   Report report = descent::train(sharded, std::forward<X>(x), std::forward<O>(optimizer), std::forward<S>(sampler),
                                  inner, collective);

@@ -2,8 +2,9 @@
 // of d features (bench/synthetic_logistic.hpp, fixed seed), Adam, trained by
 // descent::distributed::train on every process of mpirun. Rank 0 prints the epochs per second,
 // the time per step and the part of it spent in the gradient's allreduce (the mean over the
-// ranks), and, with --compare, the largest relative difference of the final parameters from a
-// one-process run on the same batches.
+// ranks), the same number of back-to-back allreduces with no work between them, and, with
+// --compare, the largest relative difference of the final parameters from a one-process run on
+// the same batches.
 //
 // Usage: mpirun -np P distributed_train [--n 1000000] [--d 100] [--batch 1000] [--epochs 3] [--compare]
 #include <chrono>
@@ -14,6 +15,7 @@
 #include <descent/distributed/mpi.hpp>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "synthetic_logistic.hpp"
 
@@ -88,6 +90,12 @@ int main(int argc, char** argv) {
   // waiting for the slowest rank).
   double reduce[1] = {timed.seconds};
   world.allreduce_sum(std::span<double>(reduce));
+  // The reduction alone: as many back-to-back allreduces of a step's n + 3 doubles, no work between.
+  std::vector<double> message(std::size_t(f.dimension()) + 3, 1.0);
+  const auto alone_start = std::chrono::steady_clock::now();
+  for (std::int64_t k = 0; k < report.iterations; ++k) world.allreduce_sum(std::span<double>(message));
+  double alone[1] = {std::chrono::duration<double>(std::chrono::steady_clock::now() - alone_start).count()};
+  world.allreduce_sum(std::span<double>(alone));
   if (world.rank() != 0) return 0;
   const double per_step = report.seconds / double(report.iterations);
   std::printf("processes %d  n %lld  d %lld  batch %lld  epochs %lld  loss %.6f\n", world.size(),
@@ -97,6 +105,8 @@ int main(int argc, char** argv) {
               double(report.epochs) / report.seconds, 1e6 * per_step,
               1e6 * reduce[0] / world.size() / double(report.iterations),
               static_cast<long long>(8 * (f.dimension() + 3)));
+  std::printf("  the allreduce alone, back to back: %.1f us per call\n",
+              1e6 * alone[0] / world.size() / double(report.iterations));
   if (compare) {
     Eigen::VectorXd w_one = Eigen::VectorXd::Zero(f.dimension());
     descent::Adam<Eigen::VectorXd> adam_one({.lr = 1e-3});

@@ -233,8 +233,9 @@ class RunDescription {
       message.append(concat(items_[i].name, " (rank 0 has ", text(root, i)));
       if (differs[i] != 0)
         message.append(concat(", this rank (", std::to_string(comm.rank()), ") has ", text(values_, i)));
-      message.append(concat("; ", std::to_string(std::int64_t(ranks_differing[i])), " of ", std::to_string(comm.size()),
-                            " ranks differ from rank 0)"));
+      const auto count = std::int64_t(ranks_differing[i]);
+      message.append(concat("; ", std::to_string(count), " of the ", std::to_string(comm.size()), " ranks ",
+                            count == 1 ? "differs" : "differ", " from rank 0)"));
     }
     if (!message.empty())
       throw std::invalid_argument(

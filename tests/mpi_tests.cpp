@@ -2,6 +2,7 @@
 // runs every case; a failed check is printed with its rank, and the program exits with 1 on every
 // rank if a check failed on any. The reference of each trajectory is plain descent::train on the
 // whole data, computed by every rank in its own process.
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -435,11 +436,33 @@ void on_root_calls_rank_0_only(descent::mpi::Communicator& comm) {
   CHECK(history.steps().size() == (comm.rank() == 0 ? 6u : 0u));
 }
 
+/// An FNV-1a digest of the parameters after every step of a fixed run: what two separate runs on
+/// the same number of processes must print alike (tests/mpi_repeat.cmake).
+std::uint64_t trajectory_digest(descent::mpi::Communicator& comm) {
+  const Logistic f = make_logistic(8, 301, 9);
+  Trajectory trajectory;
+  V x = V::Zero(f.dimension());
+  descent::Adam<V> adam({.lr = 0.05});
+  descent::distributed::train(f, x, adam, descent::MinibatchSampler(f.size(), {.batch_size = 20, .seed = 4}),
+                              {.max_epochs = 3}, comm, std::ref(trajectory));
+  std::uint64_t digest = 0xcbf29ce484222325u;
+  for (const V& step : trajectory.steps)
+    for (const double value : step)
+      for (int byte = 0; byte < 8; ++byte)
+        digest = (digest ^ ((std::bit_cast<std::uint64_t>(value) >> (8 * byte)) & 0xffu)) * 0x100000001b3u;
+  return digest;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   descent::mpi::Environment environment(argc, argv);
   descent::mpi::Communicator comm;
+  if (argc > 1 && std::string(argv[1]) == "--digest") {
+    const std::uint64_t digest = trajectory_digest(comm);
+    if (comm.rank() == 0) std::printf("digest %016llx\n", static_cast<unsigned long long>(digest));
+    return 0;
+  }
   const std::pair<const char*, void (*)(descent::mpi::Communicator&)> cases[] = {
       {"communicator_basics", communicator_basics},
       {"sgd_momentum_matches_one_process", sgd_momentum_matches_one_process},

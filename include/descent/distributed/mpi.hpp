@@ -3,8 +3,8 @@
 // processes and machines (docs/distributed.md). The only header of descent that needs MPI: link
 // descent::mpi (CMake), which brings MPI::MPI_CXX.
 
-// The C API only: the C++ bindings (removed from the standard in MPI 3.0) that Open MPI's and MPICH's
-// mpi.h still pull in for C++ do not compile cleanly under -Wextra -Werror.
+// The C API only: the C++ bindings (removed from the standard in MPI 3.0) that Open MPI's and
+// MPICH's mpi.h still pull in for C++ do not compile cleanly under -Wextra -Werror.
 #ifndef OMPI_SKIP_MPICXX
 #define OMPI_SKIP_MPICXX 1
 #endif
@@ -28,16 +28,16 @@
 
 namespace descent::detail {
 
-/// Throws std::runtime_error naming the call (`what`, with the caller in front) and MPI's own description of the error
-/// code.
+/// Throws std::runtime_error naming the call (`what`, the caller in front) and MPI's description
+/// of the error code.
 inline void mpi_check(int code, std::string_view what) {
   if (code == MPI_SUCCESS) return;
   char text[MPI_MAX_ERROR_STRING];
   int length = 0;
   if (MPI_Error_string(code, text, &length) != MPI_SUCCESS) length = 0;
-  throw std::runtime_error(concat(
-      what,
-      " failed: ", length > 0 ? std::string_view(text, std::size_t(length)) : std::string_view("unknown MPI error")));
+  const std::string_view description =
+      length > 0 ? std::string_view(text, std::size_t(length)) : std::string_view("unknown MPI error");
+  throw std::runtime_error(concat(what, " failed: ", description));
 }
 
 template <class T>

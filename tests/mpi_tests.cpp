@@ -135,6 +135,39 @@ void sgd_momentum_matches_one_process(descent::mpi::Communicator& comm) {
   CHECK(same_on_every_rank(comm, x));
 }
 
+// Batches of 2 and a last one of 1: with 2 or 3 ranks some slices are empty, and those ranks do not
+// call the objective at all.
+void empty_slices(descent::mpi::Communicator& comm) {
+  const Logistic f = make_logistic(3, 11);
+  struct Counting {
+    const Logistic& f;
+    int calls = 0;
+    Eigen::Index size() const { return f.size(); }
+    double operator()(const V& x, descent::Batch batch, V& grad) {
+      ++calls;
+      return f(x, batch, grad);
+    }
+  } counting{f};
+  const descent::StopCriteria stop{.max_epochs = 3};
+  const descent::SamplerOptions batches{.batch_size = 2, .seed = 8};
+  Trajectory reference, trajectory;
+  V x_ref = V::Zero(f.dimension()), x = V::Zero(f.dimension());
+  descent::SGD<V> sgd_ref({.lr = 0.3, .momentum = 0.5}), sgd({.lr = 0.3, .momentum = 0.5});
+  descent::train(f, x_ref, sgd_ref, descent::MinibatchSampler(f.size(), batches), stop, std::ref(reference));
+  descent::distributed::train(counting, x, sgd, descent::MinibatchSampler(f.size(), batches), stop, comm,
+                              std::ref(trajectory));
+  CHECK(relative_gap(trajectory, reference) <= 1e-12);
+  // 6 batches per epoch, 5 of 2 samples and 1 of 1: rank r of p has a sample of a batch of b when
+  // b·(r+1)/p > b·r/p.
+  int expected = 0;
+  for (const std::size_t b : {2u, 2u, 2u, 2u, 2u, 1u}) {
+    const auto [begin, end] = descent::detail::slice_bounds(b, comm.rank(), comm.size());
+    expected += end > begin ? 3 : 0;
+  }
+  CHECK(counting.calls == expected);
+  CHECK(same_on_every_rank(comm, x));
+}
+
 // Adam with two parameter groups (weights, intercept), clipping, and a StepLR every step.
 void adam_groups_schedule_matches_one_process(descent::mpi::Communicator& comm) {
   const Logistic f = make_logistic(6, 200, 3);
@@ -466,6 +499,7 @@ int main(int argc, char** argv) {
   const std::pair<const char*, void (*)(descent::mpi::Communicator&)> cases[] = {
       {"communicator_basics", communicator_basics},
       {"sgd_momentum_matches_one_process", sgd_momentum_matches_one_process},
+      {"empty_slices", empty_slices},
       {"adam_groups_schedule_matches_one_process", adam_groups_schedule_matches_one_process},
       {"float_matches_one_process", float_matches_one_process},
       {"nonfinite_on_one_rank_stops_every_rank", nonfinite_on_one_rank_stops_every_rank},

@@ -1,0 +1,20 @@
+# Runs `MPIEXEC PROGRAM --digest` twice (MPIEXEC: the launcher and its arguments, separated by |)
+# and fails unless both runs print the same digest of their trajectory: a run on a fixed number of
+# processes repeats bitwise from one launch to the next, not only within one.
+string(REPLACE "|" ";" launcher "${MPIEXEC}")
+set(digests)
+foreach(run IN ITEMS 1 2)
+  execute_process(COMMAND ${launcher} ${PROGRAM} --digest OUTPUT_VARIABLE output ERROR_VARIABLE errors
+                  RESULT_VARIABLE result)
+  string(REGEX MATCH "digest [0-9a-f]+" digest "${output}")
+  if(NOT result EQUAL 0 OR NOT digest)
+    message(FATAL_ERROR "run ${run} failed (exit ${result}):\n${output}\n${errors}")
+  endif()
+  message(STATUS "run ${run}: ${digest}")
+  list(APPEND digests "${digest}")
+endforeach()
+list(GET digests 0 first)
+list(GET digests 1 second)
+if(NOT first STREQUAL second)
+  message(FATAL_ERROR "two runs on the same number of processes differ: ${first} and ${second}")
+endif()

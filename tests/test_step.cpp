@@ -5,7 +5,9 @@
 // block, updated column by column, may round differently where packets and scalar tails split.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "support.hpp"
@@ -94,6 +96,54 @@ TEMPLATE_TEST_CASE("step: fixed-size, Map, Ref and segment parameters give the s
     CHECK((big.segment(3, kN).array() == ref.array()).all());
     CHECK((big.head(3).array() == S(7)).all());
     CHECK((big.tail(5).array() == S(7)).all());
+  };
+  check(double{});
+  check(float{});
+}
+
+// Fixed-size V take their own path through the kernels (straight-line code, detail::run_fixed):
+// sizes below, at and above a packet, with and without a scalar tail, and a fixed-size matrix updated inside a larger one (spans a column apart, where
+// the fixed path must not be taken), all bitwise equal to the dynamic-size run.
+TEMPLATE_TEST_CASE("step: small fixed-size parameters give the numbers of dynamic ones", "[step]",
+                   DESCENT_TEST_ALL_VARIANTS) {
+  INFO(TestType::name);
+  auto check = [](auto scalar) {
+    using S = decltype(scalar);
+    INFO((std::is_same_v<S, float> ? "float" : "double"));
+    auto same_as_dynamic = [](auto size) {
+      constexpr int n = decltype(size)::value;
+      using VF = Eigen::Matrix<S, n, 1>;
+      VF x, g;
+      fill_start(x);
+      run_on<TestType, VF>(x, g);
+      INFO("size " << n);
+      CHECK((x.array() == reference_run<TestType, S>(n).array()).all());
+    };
+    // 1: a tail only; 2: one SSE packet of double; 3: a packet and a tail (or a tail only); 5: wider
+    // packets, halves and a tail. (kN = 19 is tested above.)
+    same_as_dynamic(std::integral_constant<int, 1>{});
+    same_as_dynamic(std::integral_constant<int, 2>{});
+    same_as_dynamic(std::integral_constant<int, 3>{});
+    same_as_dynamic(std::integral_constant<int, 5>{});
+
+    using M32 = Eigen::Matrix<S, 3, 2>;
+    using MX = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+    MX big = MX::Constant(5, 4, S(7));
+    M32 start, g;
+    fill_start(start.reshaped());
+    big.template block<3, 2>(1, 1) = start;
+    {
+      auto opt = TestType::template make<M32>();
+      for (int t = 0; t < kSteps; ++t) {
+        const M32 current = big.template block<3, 2>(1, 1);
+        gradient(g.reshaped(), current.reshaped(), t);
+        opt.step(big.template block<3, 2>(1, 1), g);
+      }
+    }
+    const M32 updated = big.template block<3, 2>(1, 1);
+    CHECK((updated.reshaped().array() == reference_run<TestType, S>(6).array()).all());
+    big.template block<3, 2>(1, 1).setConstant(S(7));
+    CHECK((big.array() == S(7)).all());
   };
   check(double{});
   check(float{});
@@ -359,4 +409,30 @@ TEST_CASE("step: maximize ascends", "[step]") {
   V x = V::Constant(4, 1.0);
   for (int i = 0; i < 500; ++i) opt.step(x, -2.0 * x);
   CHECK(x.norm() < 1e-2);
+}
+
+// The bias corrections 1 − betaᵗ skip std::pow once the answer is 1 (detail::BiasCorrection): the
+// same values as torch's `1 - beta ** step` at every step, through the saturation, when beta
+// changes (OneCycleLR cycles beta1) and when the step count goes back (reset, a loaded checkpoint).
+TEST_CASE("bias corrections equal 1 - pow(beta, t) at every step", "[step]") {
+  descent::detail::BiasCorrection correction;
+  std::int64_t saturated = 0;
+  for (const double beta : {0.0, 0.3, 0.9, 0.99, 0.999, 0.9999, 0.95}) {
+    INFO("beta " << beta);
+    const std::int64_t last = beta == 0.9999 ? 420000 : 60000;
+    for (std::int64_t t = 1; t <= last; ++t) {
+      const double expected = 1.0 - std::pow(beta, double(t));
+      if (correction(beta, t) != expected) {
+        FAIL_CHECK("t = " << t);
+        break;
+      }
+      if (expected == 1.0) ++saturated;
+    }
+    // Back to earlier steps with the same beta, and alternating betas.
+    for (const std::int64_t t : {std::int64_t(1), std::int64_t(2), std::int64_t(300), std::int64_t(59999)}) {
+      CHECK(correction(beta, t) == 1.0 - std::pow(beta, double(t)));
+      CHECK(correction(0.5, t) == 1.0 - std::pow(0.5, double(t)));
+    }
+  }
+  CHECK(saturated > 100000);  // the saturated range was exercised
 }

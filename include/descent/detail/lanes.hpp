@@ -210,9 +210,29 @@ EIGEN_STRONG_INLINE void run_contiguous(Eigen::Index n, const Kernel& kernel_ref
   for (; i < n; ++i) kernel(p[i], g[i], s[I][i]...);
 }
 
+/// Up to this many coefficients a fixed-size V gets kernels of its own (run_fixed): there the
+/// fixed cost of a step is the whole cost. Larger ones share the dynamic-size kernels, which cost
+/// a few loop branches more per step but are compiled once for all sizes.
+inline constexpr Eigen::Index fixed_kernel_max_size = 16;
+
+/// Runs `kernel(p, g, s...)` over the N contiguous coefficients of a fixed-size V, N known at
+/// compile time: the packet and tail loops then resolve to straight-line code, which is what a
+/// step of a few parameters costs. Never under a StepGuard: the drivers set one for dynamic V only.
+template <Eigen::Index N, class Scalar, std::size_t K, class Kernel, std::size_t... I>
+EIGEN_STRONG_INLINE void run_fixed(const Kernel& kernel_ref, Scalar* p, const Scalar* g,
+                                   const std::array<Scalar*, K>& s_ref, std::index_sequence<I...> seq) {
+  const Kernel kernel = kernel_ref;
+  const std::array<Scalar*, K> s = s_ref;
+  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
+  Scalar zeros = 0;
+  Eigen::Index i = run_packets<false, Packet, Scalar, K>(0, N, kernel, p, g, s, seq, nullptr, zeros);
+  for (; i < N; ++i) kernel(p[i], g[i], s[I][i]...);
+}
+
 /// Where an update runs: `outer` spans of `inner` contiguous coefficients of the parameters and of
 /// the gradient, `*_stride` apart. State arrays are contiguous, inner·outer long, in the same order.
-template <class Scalar>
+/// N is V's size when it is fixed at compile time (Eigen::Dynamic otherwise).
+template <class Scalar, Eigen::Index N = Eigen::Dynamic>
 struct Spans {
   Scalar* params;
   Eigen::Index params_stride;
@@ -224,10 +244,17 @@ struct Spans {
 
 /// Applies `kernel(p, g, s...)` to every coefficient of the spans and of each state array
 /// (contiguous, inner·outer coefficients in V's storage order).
-template <class Scalar, class Kernel, class... State>
-void for_each_coefficient(const Spans<Scalar>& x, const Kernel& kernel, State*... state) {
+template <class Scalar, Eigen::Index N, class Kernel, class... State>
+void for_each_coefficient(const Spans<Scalar, N>& x, const Kernel& kernel, State*... state) {
   constexpr std::size_t K = sizeof...(State);
   const bool packed = x.outer == 1 || (x.params_stride == x.inner && x.grads_stride == x.inner);
+  if constexpr (N != Eigen::Dynamic) {
+    if (packed) {
+      run_fixed<N, Scalar, K>(kernel, x.params, x.grads, std::array<Scalar*, K>{state...},
+                              std::make_index_sequence<K>{});
+      return;
+    }
+  }
   const Eigen::Index spans = packed ? 1 : x.outer;
   const Eigen::Index length = packed ? x.inner * x.outer : x.inner;
   for (Eigen::Index j = 0; j < spans; ++j) {
@@ -278,7 +305,9 @@ std::pair<const char*, const char*> byte_range(const X& x) {
 /// the SIMD width, so such a gradient is copied first.
 template <class P, class G>
 bool partially_overlaps(const P& params, const G& grads) {
-  if constexpr (has_direct_access_v<P> && has_direct_access_v<G>) {
+  if constexpr (std::is_base_of_v<Eigen::PlainObjectBase<P>, P> && std::is_base_of_v<Eigen::PlainObjectBase<G>, G>) {
+    return false;  // two matrices or arrays are one object or disjoint
+  } else if constexpr (has_direct_access_v<P> && has_direct_access_v<G>) {
     const auto [p0, p1] = byte_range(params);
     const auto [g0, g1] = byte_range(grads);
     if (p0 == p1 || g0 == g1 || !(g0 < p1 && p0 < g1)) return false;
@@ -309,7 +338,9 @@ void with_spans(P& params, const G& grads, Scratch<V>& scratch, Update&& update)
   const Eigen::Index cols = params.cols();
   const Eigen::Index inner = V::IsVectorAtCompileTime ? rows * cols : (V::IsRowMajor ? cols : rows);
   const Eigen::Index outer = V::IsVectorAtCompileTime ? 1 : (V::IsRowMajor ? rows : cols);
-  Spans<Scalar> x{nullptr, inner, nullptr, inner, inner, outer};
+  constexpr Eigen::Index fixed = V::SizeAtCompileTime;
+  constexpr Eigen::Index N = fixed != Eigen::Dynamic && fixed <= fixed_kernel_max_size ? fixed : Eigen::Dynamic;
+  Spans<Scalar, N> x{nullptr, inner, nullptr, inner, inner, outer};
   if (inner == 0 || outer == 0) {
     update(x);  // nothing to update, but the step still counts
     return;

@@ -69,8 +69,8 @@ namespace descent::detail {
 
 /// p ← torch.lerp(p, z, weight), in Scalar, over the spans (their gradient is not read): what
 /// eval() (weight 1 − 1/beta, y → x) and train() (weight 1 − beta, x → y) do to the parameters.
-template <class Scalar>
-DESCENT_DETAIL_KERNEL void schedule_free_interpolate(const Spans<Scalar>& x, double weight, Scalar* z) {
+template <class Scalar, Eigen::Index N>
+DESCENT_DETAIL_KERNEL void schedule_free_interpolate(const Spans<Scalar, N>& x, double weight, Scalar* z) {
   DESCENT_DETAIL_NO_CONTRACT
   const auto w = Scalar(weight);
   const auto rest = Scalar(1) - w;

@@ -55,8 +55,8 @@ namespace detail {
 
 /// One Adadelta step over `x`: the formula of AdadeltaOptions, with the state arrays v (square_avg)
 /// and a (acc_delta), named as in torch.
-template <class Scalar>
-DESCENT_DETAIL_KERNEL void adadelta_update(const Spans<Scalar>& x, const AdadeltaOptions& o, Scalar* square_avg,
+template <class Scalar, Eigen::Index N>
+DESCENT_DETAIL_KERNEL void adadelta_update(const Spans<Scalar, N>& x, const AdadeltaOptions& o, Scalar* square_avg,
                                            Scalar* acc_delta) {
   DESCENT_DETAIL_NO_CONTRACT
   const auto lr = Scalar(o.lr);
@@ -111,7 +111,7 @@ class Adadelta {
   void step(P&& params, const G& grads) {
     detail::check_shapes<V>("Adadelta", params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0, v_.rows(),
                             v_.cols());
-    detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
+    detail::with_spans(params, grads, scratch_, [&](const auto& x) {
       if (steps_ == 0) {  // a throw here leaves steps_ at 0: the next step initializes again
         detail::init_state(v_, params.rows(), params.cols(), Scalar(0));
         detail::init_state(a_, params.rows(), params.cols(), Scalar(0));

@@ -54,8 +54,8 @@ DESCENT_DETAIL_KERNELS_BEGIN
 namespace detail {
 
 /// One Adagrad step over `x`, the `steps`-th: the formula of AdagradOptions, with the running sum of squares.
-template <class Scalar>
-DESCENT_DETAIL_KERNEL void adagrad_update(const Spans<Scalar>& x, const AdagradOptions& o, std::int64_t steps,
+template <class Scalar, Eigen::Index N>
+DESCENT_DETAIL_KERNEL void adagrad_update(const Spans<Scalar, N>& x, const AdagradOptions& o, std::int64_t steps,
                                           Scalar* state_sum) {
   DESCENT_DETAIL_NO_CONTRACT
   const auto clr = Scalar(o.lr / (1.0 + double(steps - 1) * o.lr_decay));
@@ -120,7 +120,7 @@ class Adagrad {
   void step(P&& params, const G& grads) {
     detail::check_shapes<V>("Adagrad", params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0,
                             sum_.rows(), sum_.cols());
-    detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
+    detail::with_spans(params, grads, scratch_, [&](const auto& x) {
       if (steps_ == 0)
         detail::init_state(sum_, params.rows(), params.cols(), Scalar(options_.initial_accumulator_value));
       detail::adagrad_update(x, options_, steps_ + 1, sum_.data());

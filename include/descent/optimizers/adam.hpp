@@ -67,15 +67,13 @@ DESCENT_DETAIL_KERNELS_BEGIN
 
 namespace detail {
 
-/// One Adam step over `x`, the `steps`-th: the formula of AdamOptions, with the state arrays m (exp_avg), v
-/// (exp_avg_sq) and v̂ (max_exp_avg_sq, amsgrad only), named as in torch.
-template <class Scalar>
-DESCENT_DETAIL_KERNEL void adam_update(const Spans<Scalar>& x, const AdamOptions& o, std::int64_t steps,
+/// One Adam step over `x`: the formula of AdamOptions with the bias corrections bc1 = 1 − beta1ᵗ
+/// and bc2 = 1 − beta2ᵗ of this step, and the state arrays m (exp_avg), v (exp_avg_sq) and v̂
+/// (max_exp_avg_sq, amsgrad only), named as in torch.
+template <class Scalar, Eigen::Index N>
+DESCENT_DETAIL_KERNEL void adam_update(const Spans<Scalar, N>& x, const AdamOptions& o, double bc1, double bc2,
                                        Scalar* exp_avg, Scalar* exp_avg_sq, Scalar* max_exp_avg_sq) {
   DESCENT_DETAIL_NO_CONTRACT
-  const double t = double(steps);
-  const double bc1 = 1.0 - std::pow(o.beta1, t);
-  const double bc2 = 1.0 - std::pow(o.beta2, t);
   const auto step_size = Scalar(o.lr / bc1);
   const auto bc2_sqrt = Scalar(std::sqrt(bc2));
   const auto b1 = Scalar(o.beta1), c1 = Scalar(1.0 - o.beta1);
@@ -145,13 +143,14 @@ class Adam {
   void step(P&& params, const G& grads) {
     detail::check_shapes<V>(name(), params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0, m_.rows(),
                             m_.cols());
-    detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
+    detail::with_spans(params, grads, scratch_, [&](const auto& x) {
       if (steps_ == 0) {  // a throw here leaves steps_ at 0: the next step initializes again
         detail::init_state(m_, params.rows(), params.cols(), Scalar(0));
         detail::init_state(v_, params.rows(), params.cols(), Scalar(0));
         if (options_.amsgrad) detail::init_state(vmax_, params.rows(), params.cols(), Scalar(0));
       }
-      detail::adam_update(x, options_, steps_ + 1, m_.data(), v_.data(), vmax_.data());
+      detail::adam_update(x, options_, bc1_(options_.beta1, steps_ + 1), bc2_(options_.beta2, steps_ + 1), m_.data(),
+                          v_.data(), vmax_.data());
       ++steps_;
     });
   }
@@ -203,6 +202,7 @@ class Adam {
   detail::Scratch<V> scratch_{};
   V m_{}, v_{}, vmax_{};
   std::int64_t steps_ = 0;
+  detail::BiasCorrection bc1_{}, bc2_{};
 };
 
 // Each step updates every coefficient once, in place, through detail::for_each_coefficient.

@@ -61,13 +61,12 @@ DESCENT_DETAIL_KERNELS_BEGIN
 
 namespace detail {
 
-/// One Adamax step over `x`, the `steps`-th: the formula of AdamaxOptions, with the state arrays m
-/// (exp_avg) and u (exp_inf), named as in torch.
-template <class Scalar>
-DESCENT_DETAIL_KERNEL void adamax_update(const Spans<Scalar>& x, const AdamaxOptions& o, std::int64_t steps,
-                                         Scalar* exp_avg, Scalar* exp_inf) {
+/// One Adamax step over `x`: the formula of AdamaxOptions with this step's bias correction
+/// bc1 = 1 − beta1ᵗ, and the state arrays m (exp_avg) and u (exp_inf), named as in torch.
+template <class Scalar, Eigen::Index N>
+DESCENT_DETAIL_KERNEL void adamax_update(const Spans<Scalar, N>& x, const AdamaxOptions& o, double bc1, Scalar* exp_avg,
+                                         Scalar* exp_inf) {
   DESCENT_DETAIL_NO_CONTRACT
-  const double bc1 = 1.0 - std::pow(o.beta1, double(steps));
   const auto clr = Scalar(o.lr / bc1);
   const auto b1 = Scalar(o.beta1), c1 = Scalar(1.0 - o.beta1);
   const auto b2 = Scalar(o.beta2);
@@ -120,12 +119,12 @@ class Adamax {
   void step(P&& params, const G& grads) {
     detail::check_shapes<V>("Adamax", params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0, m_.rows(),
                             m_.cols());
-    detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
+    detail::with_spans(params, grads, scratch_, [&](const auto& x) {
       if (steps_ == 0) {  // a throw here leaves steps_ at 0: the next step initializes again
         detail::init_state(m_, params.rows(), params.cols(), Scalar(0));
         detail::init_state(u_, params.rows(), params.cols(), Scalar(0));
       }
-      detail::adamax_update(x, options_, steps_ + 1, m_.data(), u_.data());
+      detail::adamax_update(x, options_, bc1_(options_.beta1, steps_ + 1), m_.data(), u_.data());
       ++steps_;
     });
   }
@@ -171,6 +170,7 @@ class Adamax {
   detail::Scratch<V> scratch_{};
   V m_{}, u_{};
   std::int64_t steps_ = 0;
+  detail::BiasCorrection bc1_{};
 };
 
 // Each step updates every coefficient once, in place, through detail::for_each_coefficient.

@@ -68,8 +68,8 @@ namespace detail {
 
 /// One ASGD step over `x` with the step size `eta` and averaging factor `mu` of the previous step:
 /// the formula of ASGDOptions, with the average ax (torch: state['ax']).
-template <class Scalar>
-DESCENT_DETAIL_KERNEL void asgd_update(const Spans<Scalar>& x, const ASGDOptions& o, double eta, double mu,
+template <class Scalar, Eigen::Index N>
+DESCENT_DETAIL_KERNEL void asgd_update(const Spans<Scalar, N>& x, const ASGDOptions& o, double eta, double mu,
                                        Scalar* ax) {
   DESCENT_DETAIL_NO_CONTRACT
   const auto shrink = Scalar(1.0 - o.lambd * eta);
@@ -125,7 +125,7 @@ class ASGD {
   void step(P&& params, const G& grads) {
     detail::check_shapes<V>("ASGD", params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0, ax_.rows(),
                             ax_.cols());
-    detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
+    detail::with_spans(params, grads, scratch_, [&](const auto& x) {
       // torch creates eta = lr and mu = 1 with the state, at the first step
       const double eta = steps_ == 0 ? options_.lr : eta_;
       const double mu = steps_ == 0 ? 1.0 : mu_;

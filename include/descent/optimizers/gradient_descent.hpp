@@ -39,8 +39,8 @@ DESCENT_DETAIL_KERNELS_BEGIN
 namespace detail {
 
 /// One GradientDescent step over `x`: the formula of GradientDescentOptions.
-template <class Scalar>
-DESCENT_DETAIL_KERNEL void gradient_descent_update(const Spans<Scalar>& x, const GradientDescentOptions& o) {
+template <class Scalar, Eigen::Index N>
+DESCENT_DETAIL_KERNEL void gradient_descent_update(const Spans<Scalar, N>& x, const GradientDescentOptions& o) {
   DESCENT_DETAIL_NO_CONTRACT
   const auto lr = Scalar(o.lr);
   const auto wd = Scalar(o.weight_decay);
@@ -84,7 +84,7 @@ class GradientDescent {
   template <detail::ParamsOf<V> P, detail::GradsOf<V> G>
   void step(P&& params, const G& grads) {
     detail::check_shapes<V>("GradientDescent", params.rows(), params.cols(), grads.rows(), grads.cols(), false, 0, 0);
-    detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
+    detail::with_spans(params, grads, scratch_, [&](const auto& x) {
       detail::gradient_descent_update(x, options_);
       ++steps_;
     });

@@ -76,8 +76,8 @@ template <class S>
 requires std::is_floating_point_v<S> EIGEN_STRONG_INLINE S lion_sign(S a) { return S(S(0) < a) - S(a < S(0)); }
 
 /// One Lion step over `x`: the formula of LionOptions, with the momentum m (the authors' exp_avg).
-template <class Scalar>
-DESCENT_DETAIL_KERNEL void lion_update(const Spans<Scalar>& x, const LionOptions& o, Scalar* exp_avg) {
+template <class Scalar, Eigen::Index N>
+DESCENT_DETAIL_KERNEL void lion_update(const Spans<Scalar, N>& x, const LionOptions& o, Scalar* exp_avg) {
   DESCENT_DETAIL_NO_CONTRACT
   const auto shrink = Scalar(1.0 - o.lr * o.weight_decay);
   const auto lr = Scalar(o.lr);
@@ -129,7 +129,7 @@ class Lion {
   void step(P&& params, const G& grads) {
     detail::check_shapes<V>("Lion", params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0, m_.rows(),
                             m_.cols());
-    detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
+    detail::with_spans(params, grads, scratch_, [&](const auto& x) {
       if (steps_ == 0) detail::init_state(m_, params.rows(), params.cols(), Scalar(0));
       detail::lion_update(x, options_, m_.data());
       ++steps_;

@@ -73,14 +73,13 @@ inline double nadam_mu(const NAdamOptions& o, double t) {
   return o.beta1 * (1.0 - 0.5 * std::pow(0.96, t * o.momentum_decay));
 }
 
-/// One NAdam step over `x`, the `steps`-th: the formula of NAdamOptions, with the state arrays m
+/// One NAdam step over `x`, the `steps`-th (bc2 = 1 − beta2ᵗ): the formula of NAdamOptions, with the state arrays m
 /// (exp_avg) and v (exp_avg_sq), named as in torch. `mu_product` is updated (mu_product ← mu_product·mu_t).
-template <class Scalar>
-DESCENT_DETAIL_KERNEL void nadam_update(const Spans<Scalar>& x, const NAdamOptions& o, std::int64_t steps,
+template <class Scalar, Eigen::Index N>
+DESCENT_DETAIL_KERNEL void nadam_update(const Spans<Scalar, N>& x, const NAdamOptions& o, std::int64_t steps, double bc2,
                                         double& mu_product, Scalar* exp_avg, Scalar* exp_avg_sq) {
   DESCENT_DETAIL_NO_CONTRACT
   const double t = double(steps);
-  const double bc2 = 1.0 - std::pow(o.beta2, t);
   const double mu = nadam_mu(o, t);
   const double mu_next = nadam_mu(o, t + 1.0);
   const double product = mu_product * mu;
@@ -141,13 +140,14 @@ class NAdam {
   void step(P&& params, const G& grads) {
     detail::check_shapes<V>("NAdam", params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0, m_.rows(),
                             m_.cols());
-    detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
+    detail::with_spans(params, grads, scratch_, [&](const auto& x) {
       if (steps_ == 0) {  // a throw here leaves steps_ at 0: the next step initializes again
         detail::init_state(m_, params.rows(), params.cols(), Scalar(0));
         detail::init_state(v_, params.rows(), params.cols(), Scalar(0));
         mu_product_ = 1.0;
       }
-      detail::nadam_update(x, options_, steps_ + 1, mu_product_, m_.data(), v_.data());
+      detail::nadam_update(x, options_, steps_ + 1, bc2_(options_.beta2, steps_ + 1), mu_product_, m_.data(),
+                           v_.data());
       ++steps_;
     });
   }
@@ -197,6 +197,7 @@ class NAdam {
   V m_{}, v_{};
   double mu_product_ = 1.0;
   std::int64_t steps_ = 0;
+  detail::BiasCorrection bc2_{};
 };
 
 // Each step updates every coefficient once, in place, through detail::for_each_coefficient.

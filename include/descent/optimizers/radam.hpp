@@ -62,8 +62,8 @@ namespace detail {
 
 /// One RAdam step over `x`, the `steps`-th: the formula of RAdamOptions, with the state arrays m
 /// (exp_avg) and v (exp_avg_sq), named as in torch.
-template <class Scalar>
-DESCENT_DETAIL_KERNEL void radam_update(const Spans<Scalar>& x, const RAdamOptions& o, std::int64_t steps,
+template <class Scalar, Eigen::Index N>
+DESCENT_DETAIL_KERNEL void radam_update(const Spans<Scalar, N>& x, const RAdamOptions& o, std::int64_t steps,
                                         Scalar* exp_avg, Scalar* exp_avg_sq) {
   DESCENT_DETAIL_NO_CONTRACT
   const double t = double(steps);
@@ -135,7 +135,7 @@ class RAdam {
   void step(P&& params, const G& grads) {
     detail::check_shapes<V>("RAdam", params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0, m_.rows(),
                             m_.cols());
-    detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
+    detail::with_spans(params, grads, scratch_, [&](const auto& x) {
       if (steps_ == 0) {  // a throw here leaves steps_ at 0: the next step initializes again
         detail::init_state(m_, params.rows(), params.cols(), Scalar(0));
         detail::init_state(v_, params.rows(), params.cols(), Scalar(0));

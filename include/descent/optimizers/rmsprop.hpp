@@ -58,8 +58,8 @@ DESCENT_DETAIL_KERNELS_BEGIN
 namespace detail {
 
 /// One RMSProp step over `x`: the formula of RMSPropOptions, with v, ga (centered) and the momentum buffer.
-template <class Scalar>
-DESCENT_DETAIL_KERNEL void rmsprop_update(const Spans<Scalar>& x, const RMSPropOptions& o, Scalar* square_avg,
+template <class Scalar, Eigen::Index N>
+DESCENT_DETAIL_KERNEL void rmsprop_update(const Spans<Scalar, N>& x, const RMSPropOptions& o, Scalar* square_avg,
                                           Scalar* grad_avg, Scalar* momentum_buffer) {
   DESCENT_DETAIL_NO_CONTRACT
   const auto lr = Scalar(o.lr);
@@ -149,7 +149,7 @@ class RMSProp {
   void step(P&& params, const G& grads) {
     detail::check_shapes<V>("RMSProp", params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0, v_.rows(),
                             v_.cols());
-    detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
+    detail::with_spans(params, grads, scratch_, [&](const auto& x) {
       if (steps_ == 0) {  // a throw here leaves steps_ at 0: the next step initializes again
         detail::init_state(v_, params.rows(), params.cols(), Scalar(0));
         if (options_.centered) detail::init_state(ga_, params.rows(), params.cols(), Scalar(0));

@@ -102,8 +102,8 @@ requires std::is_floating_point_v<S> EIGEN_STRONG_INLINE void rprop_coefficient(
 
 /// One Rprop step over `x`: the formula of RpropOptions, with the previous gradient prev and the
 /// step sizes s (torch: state['prev'], state['step_size']).
-template <class Scalar>
-DESCENT_DETAIL_KERNEL void rprop_update(const Spans<Scalar>& x, const RpropOptions& o, Scalar* prev,
+template <class Scalar, Eigen::Index N>
+DESCENT_DETAIL_KERNEL void rprop_update(const Spans<Scalar, N>& x, const RpropOptions& o, Scalar* prev,
                                         Scalar* step_size) {
   DESCENT_DETAIL_NO_CONTRACT
   const auto up = Scalar(o.eta_plus), down = Scalar(o.eta_minus);
@@ -151,7 +151,7 @@ class Rprop {
   void step(P&& params, const G& grads) {
     detail::check_shapes<V>("Rprop", params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0,
                             prev_.rows(), prev_.cols());
-    detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
+    detail::with_spans(params, grads, scratch_, [&](const auto& x) {
       if (steps_ == 0) {  // a throw here leaves steps_ at 0: the next step initializes again
         detail::init_state(prev_, params.rows(), params.cols(), Scalar(0));
         detail::init_state(step_size_, params.rows(), params.cols(), Scalar(options_.lr));

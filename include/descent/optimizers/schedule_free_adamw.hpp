@@ -84,10 +84,10 @@ namespace detail {
 /// One Schedule-Free AdamW step over `x` (the parameters hold y) with the step's lr_t and c: the
 /// formula of ScheduleFreeAdamWOptions, with the state arrays z and v (exp_avg_sq), named as in
 /// the reference. At the first step z starts as a copy of y (in the same pass).
-template <class Scalar>
-DESCENT_DETAIL_KERNEL void schedule_free_adamw_update(const Spans<Scalar>& x, const ScheduleFreeAdamWOptions& o,
-                                                     double lr, double ckp1, bool first, Scalar* z,
-                                                     Scalar* exp_avg_sq) {
+template <class Scalar, Eigen::Index N>
+DESCENT_DETAIL_KERNEL void schedule_free_adamw_update(const Spans<Scalar, N>& x, const ScheduleFreeAdamWOptions& o,
+                                                      double lr, double ckp1, bool first, Scalar* z,
+                                                      Scalar* exp_avg_sq) {
   DESCENT_DETAIL_NO_CONTRACT
   const auto b2 = Scalar(o.beta2), c2 = Scalar(1.0 - o.beta2);
   const auto eps = Scalar(o.eps);
@@ -167,9 +167,9 @@ class ScheduleFreeAdamW {
     if (!training_) detail::schedule_free_step_in_eval_mode("ScheduleFreeAdamW");
     detail::check_shapes<V>("ScheduleFreeAdamW", params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0,
                             z_.rows(), z_.cols());
-    detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
+    detail::with_spans(params, grads, scratch_, [&](const auto& x) {
       const std::int64_t k = steps_;
-      const double bc2 = 1.0 - std::pow(options_.beta2, double(k + 1));
+      const double bc2 = bc2_(options_.beta2, k + 1);
       const double lr = options_.lr * detail::schedule_free_warmup(k, options_.warmup_steps) * std::sqrt(bc2);
       const auto w = detail::schedule_free_weights(lr, k, options_.r, options_.weight_lr_power, lr_max_, weight_sum_);
       if (k == 0) {  // a throw here leaves steps_ at 0: the next step initializes again
@@ -259,7 +259,7 @@ class ScheduleFreeAdamW {
     if (params.rows() != z_.rows() || params.cols() != z_.cols())
       detail::schedule_free_mode_shape("ScheduleFreeAdamW", function, params.rows(), params.cols(), z_.rows(),
                                        z_.cols());
-    detail::with_spans(params, params, scratch_, [&](const detail::Spans<Scalar>& x) {
+    detail::with_spans(params, params, scratch_, [&](const auto& x) {
       detail::schedule_free_interpolate(x, weight, z_.data());
     });
   }
@@ -271,6 +271,7 @@ class ScheduleFreeAdamW {
   double weight_sum_ = 0.0;
   std::int64_t steps_ = 0;
   bool training_ = true;
+  detail::BiasCorrection bc2_{};
 };
 
 // Each step updates every coefficient once, in place, through detail::for_each_coefficient.

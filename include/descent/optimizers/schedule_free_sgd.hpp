@@ -74,8 +74,8 @@ namespace detail {
 /// One Schedule-Free SGD step over `x` (the parameters hold y) with the step's lr_t and c: the
 /// formula of ScheduleFreeSGDOptions, with the state array z. At the first step z starts as a
 /// copy of y (in the same pass).
-template <class Scalar>
-DESCENT_DETAIL_KERNEL void schedule_free_sgd_update(const Spans<Scalar>& x, const ScheduleFreeSGDOptions& o,
+template <class Scalar, Eigen::Index N>
+DESCENT_DETAIL_KERNEL void schedule_free_sgd_update(const Spans<Scalar, N>& x, const ScheduleFreeSGDOptions& o,
                                                    double lr, double ckp1, bool first, Scalar* z) {
   DESCENT_DETAIL_NO_CONTRACT
   const auto wd = Scalar(o.weight_decay);
@@ -152,7 +152,7 @@ class ScheduleFreeSGD {
     if (!training_) detail::schedule_free_step_in_eval_mode("ScheduleFreeSGD");
     detail::check_shapes<V>("ScheduleFreeSGD", params.rows(), params.cols(), grads.rows(), grads.cols(), steps_ > 0,
                             z_.rows(), z_.cols());
-    detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
+    detail::with_spans(params, grads, scratch_, [&](const auto& x) {
       const std::int64_t k = steps_;
       const double lr = options_.lr * detail::schedule_free_warmup(k, options_.warmup_steps);
       const auto w = detail::schedule_free_weights(lr, k, options_.r, options_.weight_lr_power, lr_max_, weight_sum_);
@@ -238,7 +238,7 @@ class ScheduleFreeSGD {
     if (params.rows() != z_.rows() || params.cols() != z_.cols())
       detail::schedule_free_mode_shape("ScheduleFreeSGD", function, params.rows(), params.cols(), z_.rows(),
                                        z_.cols());
-    detail::with_spans(params, params, scratch_, [&](const detail::Spans<Scalar>& x) {
+    detail::with_spans(params, params, scratch_, [&](const auto& x) {
       detail::schedule_free_interpolate(x, weight, z_.data());
     });
   }

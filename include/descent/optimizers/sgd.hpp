@@ -58,8 +58,8 @@ DESCENT_DETAIL_KERNELS_BEGIN
 namespace detail {
 
 /// One SGD step over `x` with the momentum buffer (unused when momentum = 0); `first` makes the buffer a copy of g.
-template <class Scalar>
-DESCENT_DETAIL_KERNEL void sgd_update(const Spans<Scalar>& x, const SGDOptions& o, bool first,
+template <class Scalar, Eigen::Index N>
+DESCENT_DETAIL_KERNEL void sgd_update(const Spans<Scalar, N>& x, const SGDOptions& o, bool first,
                                       Scalar* momentum_buffer) {
   DESCENT_DETAIL_NO_CONTRACT
   const auto lr = Scalar(o.lr);
@@ -137,7 +137,7 @@ class SGD {
     const bool momentum = options_.momentum != 0.0;
     detail::check_shapes<V>("SGD", params.rows(), params.cols(), grads.rows(), grads.cols(), momentum && has_buffer_,
                             buffer_.rows(), buffer_.cols());
-    detail::with_spans(params, grads, scratch_, [&](const detail::Spans<Scalar>& x) {
+    detail::with_spans(params, grads, scratch_, [&](const auto& x) {
       if (momentum && !has_buffer_) detail::init_state(buffer_, params.rows(), params.cols(), Scalar(0));
       detail::sgd_update(x, options_, momentum && !has_buffer_, buffer_.data());
       if (momentum) has_buffer_ = true;

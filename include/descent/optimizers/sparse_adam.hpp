@@ -61,13 +61,11 @@ namespace detail {
 /// lr·√bc2/bc1 in double, then rounded to Scalar).
 template <class Scalar, class StorageIndex>
 DESCENT_DETAIL_KERNEL void sparse_adam_update(const SparseSpans<Scalar, StorageIndex>& x, const SparseAdamOptions& o,
-                                              std::int64_t steps, Scalar* exp_avg, Scalar* exp_avg_sq) {
+                                              double bc1, double bc2, Scalar* exp_avg, Scalar* exp_avg_sq) {
   DESCENT_DETAIL_NO_CONTRACT
   const auto c1 = Scalar(1.0 - o.beta1);
   const auto c2 = Scalar(1.0 - o.beta2);
   const auto eps = Scalar(o.eps);
-  const double bc1 = 1.0 - std::pow(o.beta1, double(steps));
-  const double bc2 = 1.0 - std::pow(o.beta2, double(steps));
   const auto step_size = Scalar(o.lr * std::sqrt(bc2) / bc1);
   auto update = [=](Scalar& p, Scalar g, Scalar& m, Scalar& v) {
     m = m + (g - m) * c1;
@@ -119,7 +117,8 @@ class SparseAdam {
       m_.swap(m);
       v_.swap(v);
     }
-    detail::sparse_adam_update(x, options_, steps_ + 1, m_.data(), v_.data());
+    detail::sparse_adam_update(x, options_, bc1_(options_.beta1, steps_ + 1), bc2_(options_.beta2, steps_ + 1),
+                               m_.data(), v_.data());
     ++steps_;
   }
 
@@ -171,6 +170,7 @@ class SparseAdam {
   V m_{};
   V v_{};
   std::int64_t steps_ = 0;
+  detail::BiasCorrection bc1_{}, bc2_{};
 };
 
 }  // namespace descent

@@ -101,9 +101,10 @@ TEMPLATE_TEST_CASE("step: fixed-size, Map, Ref and segment parameters give the s
   check(float{});
 }
 
-// Fixed-size V take their own path through the kernels (straight-line code, detail::run_fixed):
-// sizes below, at and above a packet, with and without a scalar tail, and a fixed-size matrix updated inside a larger one (spans a column apart, where
-// the fixed path must not be taken), all bitwise equal to the dynamic-size run.
+// Fixed-size V take their own path through the kernels (straight-line code: detail::run_contiguous
+// with a compile-time size): sizes below, at and above a packet, with and without a scalar tail,
+// and a fixed-size matrix updated inside a larger one (spans a column apart, where the fixed path
+// must not be taken), all bitwise equal to the dynamic-size run.
 TEMPLATE_TEST_CASE("step: small fixed-size parameters give the numbers of dynamic ones", "[step]",
                    DESCENT_TEST_ALL_VARIANTS) {
   INFO(TestType::name);

@@ -247,7 +247,7 @@ class BiasCorrection {
   double operator()(double beta, std::int64_t t) {
     if (beta == beta_ && t >= saturated_from_) return 1.0;
     const double correction = 1.0 - std::pow(beta, double(t));
-    if (correction == 1.0 && (beta != beta_ || t < saturated_from_)) {
+    if (correction == 1.0) {  // not saturated_from_ for this beta, or earlier than it
       beta_ = beta;
       saturated_from_ = t;
     }

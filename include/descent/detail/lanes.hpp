@@ -178,56 +178,49 @@ EIGEN_STRONG_INLINE Eigen::Index run_packets(Eigen::Index i, Eigen::Index n, con
 /// Runs `kernel(p, g, s...)` over `n` contiguous coefficients. `p` and each state array are
 /// read and written, `g` only read. Each is touched once per coefficient. Under a StepGuard (set
 /// by a driver for this thread) the same arithmetic runs, with the guard's backup and check.
-template <class Scalar, std::size_t K, class Kernel, std::size_t... I>
-EIGEN_STRONG_INLINE void run_contiguous(Eigen::Index n, const Kernel& kernel_ref, Scalar* p, const Scalar* g,
+/// Fixed: n known at compile time (a fixed-size V), so that the packet and tail loops resolve to
+/// straight-line code, which is what a step of a few parameters costs; never under a StepGuard,
+/// which the drivers set for dynamic V only.
+template <class Scalar, std::size_t K, Eigen::Index Fixed, class Kernel, std::size_t... I>
+EIGEN_STRONG_INLINE void run_contiguous(Eigen::Index n_runtime, const Kernel& kernel_ref, Scalar* p, const Scalar* g,
                                         const std::array<Scalar*, K>& s_ref, std::index_sequence<I...> seq) {
+  const Eigen::Index n = Fixed == Eigen::Dynamic ? n_runtime : Fixed;
   // Local copies: Eigen's pstoreu writes through a may_alias type, after which GCC would have to
   // reload the kernel's constants and the state pointers from memory on every packet.
   const Kernel kernel = kernel_ref;
   const std::array<Scalar*, K> s = s_ref;
   using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
   Scalar zeros = 0;
-  if (StepGuard<Scalar>* guard = active_step_guard<Scalar>) {
-    // Compared as addresses: p may point into another array (a scratch copy), where p − base
-    // would be undefined.
-    const auto address = reinterpret_cast<std::uintptr_t>(p), base = reinterpret_cast<std::uintptr_t>(guard->base);
-    const auto offset = Eigen::Index((address - base) / sizeof(Scalar));
-    if (address >= base && (address - base) % sizeof(Scalar) == 0 && offset <= guard->size - n) {
-      Scalar* backup = guard->backup + offset;
-      Eigen::Index i = run_packets<true, Packet, Scalar, K>(0, n, kernel, p, g, s, seq, backup, zeros);
-      for (; i < n; ++i) {
-        backup[i] = p[i];
-        kernel(p[i], g[i], s[I][i]...);
-        zeros += g[i] * Scalar(0) + p[i] * Scalar(0);
+  if constexpr (Fixed == Eigen::Dynamic) {
+    if (StepGuard<Scalar>* guard = active_step_guard<Scalar>) {
+      // Compared as addresses: p may point into another array (a scratch copy), where p − base
+      // would be undefined.
+      const auto address = reinterpret_cast<std::uintptr_t>(p), base = reinterpret_cast<std::uintptr_t>(guard->base);
+      const auto offset = Eigen::Index((address - base) / sizeof(Scalar));
+      if (address >= base && (address - base) % sizeof(Scalar) == 0 && offset <= guard->size - n) {
+        Scalar* backup = guard->backup + offset;
+        Eigen::Index i = run_packets<true, Packet, Scalar, K>(0, n, kernel, p, g, s, seq, backup, zeros);
+        for (; i < n; ++i) {
+          backup[i] = p[i];
+          kernel(p[i], g[i], s[I][i]...);
+          zeros += g[i] * Scalar(0) + p[i] * Scalar(0);
+        }
+        guard->zeros += zeros;
+        guard->covered += n;
+        return;
       }
-      guard->zeros += zeros;
-      guard->covered += n;
-      return;
+      guard->outside = true;
     }
-    guard->outside = true;
   }
   Eigen::Index i = run_packets<false, Packet, Scalar, K>(0, n, kernel, p, g, s, seq, nullptr, zeros);
   for (; i < n; ++i) kernel(p[i], g[i], s[I][i]...);
 }
 
-/// Up to this many coefficients a fixed-size V gets kernels of its own (run_fixed): there the
-/// fixed cost of a step is the whole cost. Larger ones share the dynamic-size kernels, which cost
-/// a few loop branches more per step but are compiled once for all sizes.
+/// Up to this many coefficients a fixed-size V gets kernels of its own (run_contiguous with
+/// Fixed = its size): there the fixed cost of a step is the whole cost. Larger ones share the
+/// dynamic-size kernels, which cost a few loop branches more per step but are compiled once for
+/// all sizes.
 inline constexpr Eigen::Index fixed_kernel_max_size = 16;
-
-/// Runs `kernel(p, g, s...)` over the N contiguous coefficients of a fixed-size V, N known at
-/// compile time: the packet and tail loops then resolve to straight-line code, which is what a
-/// step of a few parameters costs. Never under a StepGuard: the drivers set one for dynamic V only.
-template <Eigen::Index N, class Scalar, std::size_t K, class Kernel, std::size_t... I>
-EIGEN_STRONG_INLINE void run_fixed(const Kernel& kernel_ref, Scalar* p, const Scalar* g,
-                                   const std::array<Scalar*, K>& s_ref, std::index_sequence<I...> seq) {
-  const Kernel kernel = kernel_ref;
-  const std::array<Scalar*, K> s = s_ref;
-  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
-  Scalar zeros = 0;
-  Eigen::Index i = run_packets<false, Packet, Scalar, K>(0, N, kernel, p, g, s, seq, nullptr, zeros);
-  for (; i < N; ++i) kernel(p[i], g[i], s[I][i]...);
-}
 
 /// Where an update runs: `outer` spans of `inner` contiguous coefficients of the parameters and of
 /// the gradient, `*_stride` apart. State arrays are contiguous, inner·outer long, in the same order.
@@ -250,8 +243,8 @@ void for_each_coefficient(const Spans<Scalar, N>& x, const Kernel& kernel, State
   const bool packed = x.outer == 1 || (x.params_stride == x.inner && x.grads_stride == x.inner);
   if constexpr (N != Eigen::Dynamic) {
     if (packed) {
-      run_fixed<N, Scalar, K>(kernel, x.params, x.grads, std::array<Scalar*, K>{state...},
-                              std::make_index_sequence<K>{});
+      run_contiguous<Scalar, K, N>(N, kernel, x.params, x.grads, std::array<Scalar*, K>{state...},
+                                   std::make_index_sequence<K>{});
       return;
     }
   }
@@ -259,8 +252,8 @@ void for_each_coefficient(const Spans<Scalar, N>& x, const Kernel& kernel, State
   const Eigen::Index length = packed ? x.inner * x.outer : x.inner;
   for (Eigen::Index j = 0; j < spans; ++j) {
     const std::array<Scalar*, K> s{(state + j * length)...};
-    run_contiguous<Scalar, K>(length, kernel, x.params + j * x.params_stride, x.grads + j * x.grads_stride, s,
-                              std::make_index_sequence<K>{});
+    run_contiguous<Scalar, K, Eigen::Dynamic>(length, kernel, x.params + j * x.params_stride,
+                                              x.grads + j * x.grads_stride, s, std::make_index_sequence<K>{});
   }
 }
 
@@ -311,8 +304,8 @@ bool partially_overlaps(const P& params, const G& grads) {
     const auto [p0, p1] = byte_range(params);
     const auto [g0, g1] = byte_range(grads);
     if (p0 == p1 || g0 == g1 || !(g0 < p1 && p0 < g1)) return false;
-    const bool same_view = p0 == g0 && params.rowStride() == grads.rowStride() &&
-                           params.colStride() == grads.colStride();
+    const bool same_view =
+        p0 == g0 && params.rowStride() == grads.rowStride() && params.colStride() == grads.colStride();
     return !same_view;
   } else {
     return false;

@@ -73,8 +73,9 @@ inline double nadam_mu(const NAdamOptions& o, double t) {
   return o.beta1 * (1.0 - 0.5 * std::pow(0.96, t * o.momentum_decay));
 }
 
-/// One NAdam step over `x`, the `steps`-th (bc2 = 1 − beta2ᵗ): the formula of NAdamOptions, with the state arrays m
-/// (exp_avg) and v (exp_avg_sq), named as in torch. `mu_product` is updated (mu_product ← mu_product·mu_t).
+/// One NAdam step over `x`, the `steps`-th, with its bias correction bc2 = 1 − beta2ᵗ: the formula of
+/// NAdamOptions, with the state arrays m (exp_avg) and v (exp_avg_sq), named as in torch. `mu_product` is
+/// updated (mu_product ← mu_product·mu_t).
 template <class Scalar, Eigen::Index N>
 DESCENT_DETAIL_KERNEL void nadam_update(const Spans<Scalar, N>& x, const NAdamOptions& o, std::int64_t steps, double bc2,
                                         double& mu_product, Scalar* exp_avg, Scalar* exp_avg_sq) {

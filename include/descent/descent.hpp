@@ -29,6 +29,7 @@
 #include "descent/optimizers/schedule_free_sgd.hpp"
 #include "descent/optimizers/sgd.hpp"
 #include "descent/optimizers/sparse_adam.hpp"
+#include "descent/parallel.hpp"
 #include "descent/sampler.hpp"
 #include "descent/scheduler.hpp"
 #include "descent/stopping.hpp"

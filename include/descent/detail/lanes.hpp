@@ -14,11 +14,13 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <type_traits>
 #include <utility>
 
 #include "descent/detail/checks.hpp"
 #include "descent/detail/step_guard.hpp"
+#include "descent/parallel.hpp"
 
 // Packet types such as __m128 carry vector attributes that GCC reports as ignored when they are
 // template arguments (Lane<Packet4f>); harmless here, and Eigen silences the same warning itself.
@@ -177,13 +179,14 @@ EIGEN_STRONG_INLINE Eigen::Index run_packets(Eigen::Index i, Eigen::Index n, con
 
 /// Runs `kernel(p, g, s...)` over `n` contiguous coefficients. `p` and each state array are
 /// read and written, `g` only read. Each is touched once per coefficient. Under a StepGuard (set
-/// by a driver for this thread) the same arithmetic runs, with the guard's backup and check.
+/// by a driver for the calling thread) the same arithmetic runs, with the guard's backup and check.
 /// Fixed: n known at compile time (a fixed-size V), so that the packet and tail loops resolve to
 /// straight-line code, which is what a step of a few parameters costs; never under a StepGuard,
 /// which the drivers set for dynamic V only.
 template <class Scalar, std::size_t K, Eigen::Index Fixed, class Kernel, std::size_t... I>
 EIGEN_STRONG_INLINE void run_contiguous(Eigen::Index n_runtime, const Kernel& kernel_ref, Scalar* p, const Scalar* g,
-                                        const std::array<Scalar*, K>& s_ref, std::index_sequence<I...> seq) {
+                                        const std::array<Scalar*, K>& s_ref, std::index_sequence<I...> seq,
+                                        [[maybe_unused]] StepGuard<Scalar>* guard) {
   const Eigen::Index n = Fixed == Eigen::Dynamic ? n_runtime : Fixed;
   // Local copies: Eigen's pstoreu writes through a may_alias type, after which GCC would have to
   // reload the kernel's constants and the state pointers from memory on every packet.
@@ -192,7 +195,7 @@ EIGEN_STRONG_INLINE void run_contiguous(Eigen::Index n_runtime, const Kernel& ke
   using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
   Scalar zeros = 0;
   if constexpr (Fixed == Eigen::Dynamic) {
-    if (StepGuard<Scalar>* guard = active_step_guard<Scalar>) {
+    if (guard) {
       // Compared as addresses: p may point into another array (a scratch copy), where p − base
       // would be undefined.
       const auto address = reinterpret_cast<std::uintptr_t>(p), base = reinterpret_cast<std::uintptr_t>(guard->base);
@@ -214,6 +217,35 @@ EIGEN_STRONG_INLINE void run_contiguous(Eigen::Index n_runtime, const Kernel& ke
   }
   Eigen::Index i = run_packets<false, Packet, Scalar, K>(0, n, kernel, p, g, s, seq, nullptr, zeros);
   for (; i < n; ++i) kernel(p[i], g[i], s[I][i]...);
+}
+
+/// run_contiguous over `n` coefficients split into pool.size() chunks (ChunkSplit: boundaries a
+/// cache line apart from p, so every chunk but the last is whole packets), one per thread. Each
+/// chunk reports to a StepGuard of its own, merged into `guard` under a lock: the merged zeros are
+/// 0 or NaN in any order of addition, the rest are counts and flags.
+template <class Scalar, std::size_t K, class Kernel>
+void run_split(ThreadPool& pool, Eigen::Index n, const Kernel& kernel, Scalar* p, const Scalar* g,
+               const std::array<Scalar*, K>& s, StepGuard<Scalar>* guard) {
+  const ChunkSplit split{n, Eigen::Index(pool.size()), parallel_chunk_quantum<Scalar>};
+  std::mutex merge;
+  pool.run([&](unsigned part) {
+    const Eigen::Index begin = split.begin(part), end = split.begin(part + 1);
+    if (begin == end) return;
+    std::array<Scalar*, K> chunk_state = s;
+    for (Scalar*& state : chunk_state) state += begin;
+    if (!guard) {
+      run_contiguous<Scalar, K, Eigen::Dynamic>(end - begin, kernel, p + begin, g + begin, chunk_state,
+                                                std::make_index_sequence<K>{}, nullptr);
+      return;
+    }
+    StepGuard<Scalar> own{guard->base, guard->size, guard->backup};
+    run_contiguous<Scalar, K, Eigen::Dynamic>(end - begin, kernel, p + begin, g + begin, chunk_state,
+                                              std::make_index_sequence<K>{}, &own);
+    std::lock_guard lock(merge);
+    guard->zeros += own.zeros;
+    guard->covered += own.covered;
+    guard->outside = guard->outside || own.outside;
+  });
 }
 
 /// Up to this many coefficients a fixed-size V gets kernels of its own (run_contiguous with
@@ -244,16 +276,22 @@ void for_each_coefficient(const Spans<Scalar, N>& x, const Kernel& kernel, State
   if constexpr (N != Eigen::Dynamic) {
     if (packed) {
       run_contiguous<Scalar, K, N>(N, kernel, x.params, x.grads, std::array<Scalar*, K>{state...},
-                                   std::make_index_sequence<K>{});
+                                   std::make_index_sequence<K>{}, nullptr);
       return;
     }
   }
+  StepGuard<Scalar>* const guard = active_step_guard<Scalar>;
   const Eigen::Index spans = packed ? 1 : x.outer;
   const Eigen::Index length = packed ? x.inner * x.outer : x.inner;
+  if (const ParallelStepsState* parallel = active_parallel_steps;
+      parallel && spans == 1 && length >= parallel->min_size && parallel->pool->size() > 1) {
+    run_split<Scalar, K>(*parallel->pool, length, kernel, x.params, x.grads, std::array<Scalar*, K>{state...}, guard);
+    return;
+  }
   for (Eigen::Index j = 0; j < spans; ++j) {
     const std::array<Scalar*, K> s{(state + j * length)...};
     run_contiguous<Scalar, K, Eigen::Dynamic>(length, kernel, x.params + j * x.params_stride,
-                                              x.grads + j * x.grads_stride, s, std::make_index_sequence<K>{});
+                                              x.grads + j * x.grads_stride, s, std::make_index_sequence<K>{}, guard);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <descent/descent.hpp>
 
 #include <cmath>
+#include <limits>
 
 namespace descent_test {
 
@@ -100,5 +101,37 @@ inline Centroid make_centroid(Eigen::Index d, Eigen::Index n) {
     for (Eigen::Index i = 0; i < d; ++i) c.a(i, j) = std::sin(0.7 * double(i) + 1.3 * double(j));
   return c;
 }
+
+/// Mean of ½‖x − t_i‖² over the batch, t_i = (i + 1)·linspace(−1, 1), with its gradient, on 8
+/// samples; `kind` makes call number `at` (counting from 1) return a NaN loss, a NaN or infinite
+/// gradient coefficient, or a gradient so large that a plain SGD step overflows.
+template <class S>
+struct Poisoned {
+  using Vector = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+  enum class Kind { none, nan_loss, nan_gradient, inf_gradient, huge_gradient };
+  Eigen::Index n = descent::detail::fused_guard_min_size + 37;  // the guard's sizes; packets and a tail
+  Kind kind = Kind::none;
+  int at = -1;
+  mutable int calls = 0;
+
+  Eigen::Index size() const { return 8; }
+  S operator()(const Vector& x, descent::Batch batch, Vector& g) const {
+    ++calls;
+    g.setZero();
+    double loss = 0.0;
+    for (Eigen::Index i : batch) {
+      const Vector t = Vector::LinSpaced(n, S(-1), S(1)) * S(i + 1);
+      g += (x - t) / S(batch.size());
+      loss += 0.5 * double((x - t).squaredNorm()) / double(batch.size());
+    }
+    if (calls == at) {
+      if (kind == Kind::nan_loss) loss = std::numeric_limits<double>::quiet_NaN();
+      if (kind == Kind::nan_gradient) g(n / 2) = std::numeric_limits<S>::quiet_NaN();
+      if (kind == Kind::inf_gradient) g(3) = std::numeric_limits<S>::infinity();
+      if (kind == Kind::huge_gradient) g.setConstant(std::numeric_limits<S>::max() / S(4));
+    }
+    return S(loss);
+  }
+};
 
 }  // namespace descent_test

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -56,26 +57,6 @@ bool bitwise_equal(const VX<S>& a, const VX<S>& b) {
          });
 }
 
-/// ½‖x − t‖² over 8 samples t_i = (i + 1)·linspace(−1, 1); call `at` gets a NaN in its gradient.
-struct PoisonedQuadratic {
-  Eigen::Index n;
-  int at = -1;
-  mutable int calls = 0;
-  Eigen::Index size() const { return 8; }
-  double operator()(const VX<double>& x, descent::Batch batch, VX<double>& g) const {
-    ++calls;
-    g.setZero();
-    double loss = 0.0;
-    for (Eigen::Index i : batch) {
-      const VX<double> t = VX<double>::LinSpaced(n, -1.0, 1.0) * double(i + 1);
-      g += (x - t) / double(batch.size());
-      loss += 0.5 * (x - t).squaredNorm() / double(batch.size());
-    }
-    if (calls == at) g(n / 3) = std::numeric_limits<double>::quiet_NaN();
-    return loss;
-  }
-};
-
 }  // namespace
 
 TEST_CASE("thread pool: every index once, on distinct threads, and the caller's is index 0", "[parallel]") {
@@ -114,6 +95,31 @@ TEST_CASE("thread pool: exceptions reach the caller, nested runs run in order, c
   std::vector<std::vector<unsigned>> inner(3);
   pool.run([&](unsigned i) { pool.run([&](unsigned j) { inner[i].push_back(j); }); });
   for (const auto& order : inner) CHECK(order == std::vector<unsigned>{0, 1, 2});
+
+  // Run on the caller alone (nested, or a pool of one), the contract is the same: every index
+  // runs, then the first exception in index order is rethrown.
+  std::vector<int> ran(3, 0);
+  std::vector<std::string> nested_errors(3);
+  pool.run([&](unsigned i) {
+    try {
+      pool.run([&](unsigned j) {
+        if (i == 0) ++ran[j];
+        if (j >= 1) throw std::runtime_error("nested task " + std::to_string(j) + " failed");
+      });
+    } catch (const std::exception& e) {
+      nested_errors[i] = e.what();
+    }
+  });
+  CHECK(ran == std::vector<int>{1, 1, 1});
+  CHECK(nested_errors == std::vector<std::string>(3, "nested task 1 failed"));
+  descent::ThreadPool single(1);
+  int single_ran = 0;
+  CHECK_THROWS_WITH(single.run([&](unsigned) {
+    ++single_ran;
+    throw std::runtime_error("single failed");
+  }),
+                    "single failed");
+  CHECK(single_ran == 1);
 
   // Two threads sharing the pool: each of their runs sees all indices, none interleaved.
   std::mutex m;
@@ -248,7 +254,7 @@ TEST_CASE("parallel steps: train in a scope ends bitwise where it ends without, 
   for (int at : {-1, 1, 4}) {
     INFO("NaN gradient at call " << at);
     auto run = [&](bool threaded) {
-      PoisonedQuadratic f{n, at};
+      descent_test::Poisoned<double> f{.n = n, .kind = descent_test::Poisoned<double>::Kind::nan_gradient, .at = at};
       VX<double> x = VX<double>::LinSpaced(n, 0.5, -0.25);
       descent::Adam<VX<double>> opt({.lr = 0.05, .amsgrad = true});
       descent::MinibatchSampler sampler(f.size(), {.batch_size = 3, .seed = 7});

@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "support.hpp"
+
 namespace {
 
 template <class S>
@@ -31,36 +33,8 @@ struct Hidden {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-/// Mean of ½‖x − t_i‖² over the batch, with its gradient, on 8 samples; `poison` makes call number
-/// `at` (counting from 1) return a NaN loss, a NaN or infinite gradient coefficient, or a gradient
-/// so large that a plain SGD step overflows.
 template <class S>
-struct Poisoned {
-  enum class Kind { none, nan_loss, nan_gradient, inf_gradient, huge_gradient };
-  Eigen::Index n = descent::detail::fused_guard_min_size + 37;  // the guard's sizes; packets and a tail
-  Kind kind = Kind::none;
-  int at = -1;
-  mutable int calls = 0;
-
-  Eigen::Index size() const { return 8; }
-  S operator()(const VX<S>& x, descent::Batch batch, VX<S>& g) const {
-    ++calls;
-    g.setZero();
-    double loss = 0.0;
-    for (Eigen::Index i : batch) {
-      const VX<S> t = VX<S>::LinSpaced(n, S(-1), S(1)) * S(i + 1);
-      g += (x - t) / S(batch.size());
-      loss += 0.5 * double((x - t).squaredNorm()) / double(batch.size());
-    }
-    if (calls == at) {
-      if (kind == Kind::nan_loss) loss = kNaN;
-      if (kind == Kind::nan_gradient) g(n / 2) = S(kNaN);
-      if (kind == Kind::inf_gradient) g(3) = std::numeric_limits<S>::infinity();
-      if (kind == Kind::huge_gradient) g.setConstant(std::numeric_limits<S>::max() / S(4));
-    }
-    return S(loss);
-  }
-};
+using Poisoned = descent_test::Poisoned<S>;
 
 template <class S>
 struct Run {

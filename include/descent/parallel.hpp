@@ -72,7 +72,16 @@ class ThreadPool {
   void run(Task&& task) {
     using T = std::remove_reference_t<Task>;
     if (size_ == 1 || inside_task()) {
-      for (unsigned i = 0; i < size_; ++i) task(i);
+      // The same contract as the threaded path: every index runs, then the first error is rethrown.
+      std::exception_ptr first;
+      for (unsigned i = 0; i < size_; ++i) {
+        try {
+          task(i);
+        } catch (...) {
+          if (!first) first = std::current_exception();
+        }
+      }
+      if (first) std::rethrow_exception(first);
       return;
     }
     std::lock_guard lock(run_mutex_);
@@ -165,8 +174,7 @@ struct ChunkSplit {
   Eigen::Index n, parts, quantum;
   Eigen::Index begin(Eigen::Index i) const {
     if (i >= parts) return n;
-    const Eigen::Index blocks = n / quantum;
-    return std::min(n, blocks * i / parts * quantum);
+    return n / quantum * i / parts * quantum;
   }
 };
 
@@ -237,12 +245,13 @@ class BatchSplit {
     for (V& buffer : buffers_) {
       if (buffer.rows() != g.rows() || buffer.cols() != g.cols()) buffer.resize(g.rows(), g.cols());
     }
-    const std::size_t b = batch.size();
+    const detail::ChunkSplit split{Eigen::Index(batch.size()), Eigen::Index(pieces), 1};
     const auto threads = std::size_t(pool_->size());
     pool_->run([&](unsigned thread) {
       for (std::size_t k = thread; k < pieces; k += threads) {
         buffers_[k].setZero();
-        losses_[k] = piece(batch.subspan(k * b / pieces, (k + 1) * b / pieces - k * b / pieces), buffers_[k]);
+        const Eigen::Index begin = split.begin(Eigen::Index(k)), end = split.begin(Eigen::Index(k) + 1);
+        losses_[k] = piece(batch.subspan(std::size_t(begin), std::size_t(end - begin)), buffers_[k]);
       }
     });
     g = buffers_[0];

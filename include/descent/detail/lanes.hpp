@@ -41,68 +41,44 @@
 // an optimize region around every function that runs a formula, clang through a pragma at the
 // top of each update function. The update functions are not inlined into their callers, so the
 // caller's own flags never apply to the formula. (clang's -ffp-contract=fast ignores the pragma.)
+// DESCENT_DETAIL_LANE_INLINE marks the formulas themselves (the lambdas and the packet operators):
+// they are always inlined into the loops that run them, which the dispatched kernels below need
+// (a formula on wide packets compiled on its own would be compiled without their instruction set).
 #if defined(__clang__)
 #define DESCENT_DETAIL_KERNELS_BEGIN
 #define DESCENT_DETAIL_KERNELS_END
 #define DESCENT_DETAIL_NO_CONTRACT _Pragma("STDC FP_CONTRACT OFF")
 #define DESCENT_DETAIL_KERNEL [[gnu::noinline]]
+#define DESCENT_DETAIL_LANE_INLINE __attribute__((always_inline))
 #elif defined(__GNUC__)
-#define DESCENT_DETAIL_KERNELS_BEGIN _Pragma("GCC push_options") _Pragma("GCC optimize(\"fp-contract=off\")")
-#define DESCENT_DETAIL_KERNELS_END _Pragma("GCC pop_options")
+// -Wpsabi: the wide packets of the dispatched kernels (below) are passed by value between inline
+// functions that are only ever inlined into functions compiled for their ISA, so the ABI GCC warns
+// about (how such a vector would be passed without AVX) is never used.
+#define DESCENT_DETAIL_KERNELS_BEGIN                                                                  \
+  _Pragma("GCC push_options") _Pragma("GCC optimize(\"fp-contract=off\")") _Pragma("GCC diagnostic push") \
+      _Pragma("GCC diagnostic ignored \"-Wpsabi\"")
+#define DESCENT_DETAIL_KERNELS_END _Pragma("GCC diagnostic pop") _Pragma("GCC pop_options")
 #define DESCENT_DETAIL_NO_CONTRACT
 #define DESCENT_DETAIL_KERNEL [[gnu::noinline]]
+#define DESCENT_DETAIL_LANE_INLINE __attribute__((always_inline))
 #else
 #define DESCENT_DETAIL_KERNELS_BEGIN
 #define DESCENT_DETAIL_KERNELS_END
 #define DESCENT_DETAIL_NO_CONTRACT
 #define DESCENT_DETAIL_KERNEL
+#define DESCENT_DETAIL_LANE_INLINE
 #endif
 
 DESCENT_DETAIL_KERNELS_BEGIN
 
 namespace descent::detail {
 
-/// A SIMD packet with the arithmetic operators the update formulas need, so that a kernel reads
-/// like the paper: `m = b1 * m + c1 * g`. Scalar operands are broadcast.
-template <class Packet>
-struct Lane {
-  Packet v;
-};
-
-template <class Packet>
-using lane_scalar_t = typename Eigen::internal::unpacket_traits<Packet>::type;
-
-template <class P>
-EIGEN_STRONG_INLINE Lane<P> broadcast(lane_scalar_t<P> s) {
-  return {Eigen::internal::pset1<P>(s)};
-}
-
-// clang-format off
-template <class P> EIGEN_STRONG_INLINE Lane<P> operator+(Lane<P> a, Lane<P> b) { return {Eigen::internal::padd(a.v, b.v)}; }
-template <class P> EIGEN_STRONG_INLINE Lane<P> operator-(Lane<P> a, Lane<P> b) { return {Eigen::internal::psub(a.v, b.v)}; }
-template <class P> EIGEN_STRONG_INLINE Lane<P> operator*(Lane<P> a, Lane<P> b) { return {Eigen::internal::pmul(a.v, b.v)}; }
-template <class P> EIGEN_STRONG_INLINE Lane<P> operator/(Lane<P> a, Lane<P> b) { return {Eigen::internal::pdiv(a.v, b.v)}; }
-template <class P> EIGEN_STRONG_INLINE Lane<P> operator-(Lane<P> a) { return {Eigen::internal::pnegate(a.v)}; }
-
-template <class P> EIGEN_STRONG_INLINE Lane<P> operator+(Lane<P> a, lane_scalar_t<P> s) { return a + broadcast<P>(s); }
-template <class P> EIGEN_STRONG_INLINE Lane<P> operator+(lane_scalar_t<P> s, Lane<P> a) { return broadcast<P>(s) + a; }
-template <class P> EIGEN_STRONG_INLINE Lane<P> operator-(Lane<P> a, lane_scalar_t<P> s) { return a - broadcast<P>(s); }
-template <class P> EIGEN_STRONG_INLINE Lane<P> operator-(lane_scalar_t<P> s, Lane<P> a) { return broadcast<P>(s) - a; }
-template <class P> EIGEN_STRONG_INLINE Lane<P> operator*(Lane<P> a, lane_scalar_t<P> s) { return a * broadcast<P>(s); }
-template <class P> EIGEN_STRONG_INLINE Lane<P> operator*(lane_scalar_t<P> s, Lane<P> a) { return broadcast<P>(s) * a; }
-template <class P> EIGEN_STRONG_INLINE Lane<P> operator/(Lane<P> a, lane_scalar_t<P> s) { return a / broadcast<P>(s); }
-template <class P> EIGEN_STRONG_INLINE Lane<P> operator/(lane_scalar_t<P> s, Lane<P> a) { return broadcast<P>(s) / a; }
-
-// torch.maximum propagates NaN; so do we, in the packet body and the scalar tail alike.
-template <class P> EIGEN_STRONG_INLINE Lane<P> max(Lane<P> a, Lane<P> b) { return {Eigen::internal::pmax<Eigen::PropagateNaN>(a.v, b.v)}; }
-// clang-format on
-
 /// A correctly rounded square root of every lane, as torch (and std::sqrt in the scalar tail)
 /// computes it. Eigen's psqrt is an estimate refined by one Newton step when EIGEN_FAST_MATH is
 /// on (its default) for float on SSE/AVX/AVX-512 and for double on AVX-512: up to 2e-7 off, and
 /// different from the scalar tail. The hardware instructions are exact and about as fast.
 template <class P>
-EIGEN_STRONG_INLINE P exact_psqrt(const P& a) {
+DESCENT_DETAIL_LANE_INLINE inline P exact_psqrt(const P& a) {
 #if defined(EIGEN_VECTORIZE_AVX512)
   if constexpr (std::is_same_v<P, Eigen::internal::Packet16f>) return P(_mm512_sqrt_ps(a));
   if constexpr (std::is_same_v<P, Eigen::internal::Packet8d>) return P(_mm512_sqrt_pd(a));
@@ -120,7 +96,7 @@ EIGEN_STRONG_INLINE P exact_psqrt(const P& a) {
   if constexpr (std::is_same_v<P, Eigen::internal::Packet2d>) return P(vsqrtq_f64(a));
 #endif
   // Any other packet type: lane by lane, with std::sqrt.
-  using S = lane_scalar_t<P>;
+  using S = typename Eigen::internal::unpacket_traits<P>::type;
   constexpr int width = Eigen::internal::unpacket_traits<P>::size;
   S lanes[width];
   Eigen::internal::pstoreu(lanes, a);
@@ -128,49 +104,210 @@ EIGEN_STRONG_INLINE P exact_psqrt(const P& a) {
   return Eigen::internal::ploadu<P>(lanes);
 }
 
+/// The packet operations the kernels use, for Eigen's packets (those the build's flags give):
+/// Eigen's own functions, with an exact square root.
 template <class P>
-EIGEN_STRONG_INLINE Lane<P> sqrt(Lane<P> a) {
-  return {exact_psqrt(a.v)};
+struct packet_ops {
+  using scalar = typename Eigen::internal::unpacket_traits<P>::type;
+  static constexpr Eigen::Index width = Eigen::internal::unpacket_traits<P>::size;
+  /// The packet of half the width, P itself at the narrowest.
+  using half = typename Eigen::internal::unpacket_traits<P>::half;
+
+  // clang-format off
+  static DESCENT_DETAIL_LANE_INLINE inline P load(const scalar* a) { return Eigen::internal::ploadu<P>(a); }
+  static DESCENT_DETAIL_LANE_INLINE inline void store(scalar* a, const P& v) { Eigen::internal::pstoreu(a, v); }
+  static DESCENT_DETAIL_LANE_INLINE inline P set1(scalar s) { return Eigen::internal::pset1<P>(s); }
+  static DESCENT_DETAIL_LANE_INLINE inline P add(const P& a, const P& b) { return Eigen::internal::padd(a, b); }
+  static DESCENT_DETAIL_LANE_INLINE inline P sub(const P& a, const P& b) { return Eigen::internal::psub(a, b); }
+  static DESCENT_DETAIL_LANE_INLINE inline P mul(const P& a, const P& b) { return Eigen::internal::pmul(a, b); }
+  static DESCENT_DETAIL_LANE_INLINE inline P div(const P& a, const P& b) { return Eigen::internal::pdiv(a, b); }
+  static DESCENT_DETAIL_LANE_INLINE inline P neg(const P& a) { return Eigen::internal::pnegate(a); }
+  static DESCENT_DETAIL_LANE_INLINE inline P sqrt(const P& a) { return exact_psqrt(a); }
+  /// a where a is NaN or a > b, b elsewhere (so NaN where either is NaN).
+  static DESCENT_DETAIL_LANE_INLINE inline P max_nan(const P& a, const P& b) { return Eigen::internal::pmax<Eigen::PropagateNaN>(a, b); }
+  /// Eigen's pmax(a, b) and pmin(a, b): b where b > a (b < a), a elsewhere, NaN operands included.
+  static DESCENT_DETAIL_LANE_INLINE inline P max(const P& a, const P& b) { return Eigen::internal::pmax(a, b); }
+  static DESCENT_DETAIL_LANE_INLINE inline P min(const P& a, const P& b) { return Eigen::internal::pmin(a, b); }
+  /// All bits set in the lanes where a < b, none elsewhere.
+  static DESCENT_DETAIL_LANE_INLINE inline P less(const P& a, const P& b) { return Eigen::internal::pcmp_lt(a, b); }
+  static DESCENT_DETAIL_LANE_INLINE inline P bit_and(const P& a, const P& b) { return Eigen::internal::pand(a, b); }
+  /// a & ~b
+  static DESCENT_DETAIL_LANE_INLINE inline P bit_andnot(const P& a, const P& b) { return Eigen::internal::pandnot(a, b); }
+  /// a where mask (a result of less) is set, b elsewhere.
+  static DESCENT_DETAIL_LANE_INLINE inline P select(const P& mask, const P& a, const P& b) { return Eigen::internal::pselect(mask, a, b); }
+  static DESCENT_DETAIL_LANE_INLINE inline scalar sum(const P& a) { return Eigen::internal::predux(a); }
+  // clang-format on
+};
+
+/// A SIMD packet with the arithmetic operators the update formulas need, so that a kernel reads
+/// like the paper: `m = b1 * m + c1 * g`. Scalar operands are broadcast.
+template <class Packet>
+struct Lane {
+  Packet v;
+};
+
+template <class Packet>
+using lane_scalar_t = typename packet_ops<Packet>::scalar;
+
+template <class P>
+DESCENT_DETAIL_LANE_INLINE inline Lane<P> broadcast(lane_scalar_t<P> s) {
+  return {packet_ops<P>::set1(s)};
 }
 
-template <class S>
-requires std::is_floating_point_v<S> EIGEN_STRONG_INLINE S sqrt(S a) { return std::sqrt(a); }
+// clang-format off
+template <class P> DESCENT_DETAIL_LANE_INLINE inline Lane<P> operator+(Lane<P> a, Lane<P> b) { return {packet_ops<P>::add(a.v, b.v)}; }
+template <class P> DESCENT_DETAIL_LANE_INLINE inline Lane<P> operator-(Lane<P> a, Lane<P> b) { return {packet_ops<P>::sub(a.v, b.v)}; }
+template <class P> DESCENT_DETAIL_LANE_INLINE inline Lane<P> operator*(Lane<P> a, Lane<P> b) { return {packet_ops<P>::mul(a.v, b.v)}; }
+template <class P> DESCENT_DETAIL_LANE_INLINE inline Lane<P> operator/(Lane<P> a, Lane<P> b) { return {packet_ops<P>::div(a.v, b.v)}; }
+template <class P> DESCENT_DETAIL_LANE_INLINE inline Lane<P> operator-(Lane<P> a) { return {packet_ops<P>::neg(a.v)}; }
+
+template <class P> DESCENT_DETAIL_LANE_INLINE inline Lane<P> operator+(Lane<P> a, lane_scalar_t<P> s) { return a + broadcast<P>(s); }
+template <class P> DESCENT_DETAIL_LANE_INLINE inline Lane<P> operator+(lane_scalar_t<P> s, Lane<P> a) { return broadcast<P>(s) + a; }
+template <class P> DESCENT_DETAIL_LANE_INLINE inline Lane<P> operator-(Lane<P> a, lane_scalar_t<P> s) { return a - broadcast<P>(s); }
+template <class P> DESCENT_DETAIL_LANE_INLINE inline Lane<P> operator-(lane_scalar_t<P> s, Lane<P> a) { return broadcast<P>(s) - a; }
+template <class P> DESCENT_DETAIL_LANE_INLINE inline Lane<P> operator*(Lane<P> a, lane_scalar_t<P> s) { return a * broadcast<P>(s); }
+template <class P> DESCENT_DETAIL_LANE_INLINE inline Lane<P> operator*(lane_scalar_t<P> s, Lane<P> a) { return broadcast<P>(s) * a; }
+template <class P> DESCENT_DETAIL_LANE_INLINE inline Lane<P> operator/(Lane<P> a, lane_scalar_t<P> s) { return a / broadcast<P>(s); }
+template <class P> DESCENT_DETAIL_LANE_INLINE inline Lane<P> operator/(lane_scalar_t<P> s, Lane<P> a) { return broadcast<P>(s) / a; }
+
+// torch.maximum propagates NaN; so do we, in the packet body and the scalar tail alike.
+template <class P> DESCENT_DETAIL_LANE_INLINE inline Lane<P> max(Lane<P> a, Lane<P> b) { return {packet_ops<P>::max_nan(a.v, b.v)}; }
+template <class P> DESCENT_DETAIL_LANE_INLINE inline Lane<P> sqrt(Lane<P> a) { return {packet_ops<P>::sqrt(a.v)}; }
+// clang-format on
 
 template <class S>
-requires std::is_floating_point_v<S> EIGEN_STRONG_INLINE S max(S a, S b) {
+requires std::is_floating_point_v<S> DESCENT_DETAIL_LANE_INLINE inline S sqrt(S a) { return std::sqrt(a); }
+
+template <class S>
+requires std::is_floating_point_v<S> DESCENT_DETAIL_LANE_INLINE inline S max(S a, S b) {
   if (a != a || b != b) return a + b;  // NaN in, NaN out
   return a < b ? b : a;
 }
+
+// Run-time dispatch of the kernels to wider SIMD than the build's flags give (x86-64, GCC). A build
+// without -march flags vectorizes with SSE2 only, where a CPU of the last ten years has AVX2 and
+// often AVX-512. Where this is compiled for less than AVX-512, each contiguous kernel is compiled
+// a second (and third) time inside a function with GCC's target attribute, on the wide packets
+// below (GCC vector extensions, which Eigen cannot provide without the build's flags), and the CPU
+// is asked once per process which one to run. The packet operations are the same IEEE operations
+// lane for lane (no contraction, correctly rounded sqrt, the same max and select), so every width,
+// the build's own included, gives bitwise the same coefficients as a -march=native build.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__AVX512F__)
+#define DESCENT_DETAIL_ISA_DISPATCH 1
+#include <immintrin.h>
+#endif
+
+/// The instruction sets a contiguous kernel can run with. baseline: the build's own packets.
+enum class Isa { baseline, avx2, avx512 };
+
+inline Isa detect_isa() {
+#if defined(DESCENT_DETAIL_ISA_DISPATCH)
+  __builtin_cpu_init();
+  // libgcc also checks that the operating system saves the wide registers (XCR0).
+  if (__builtin_cpu_supports("avx512f")) return Isa::avx512;
+#if !defined(__AVX2__)
+  if (__builtin_cpu_supports("avx2")) return Isa::avx2;
+#endif
+#endif
+  return Isa::baseline;
+}
+
+/// What contiguous kernels run with: the best the CPU has, found once, before main. A step run
+/// during static initialization, before this is set, sees baseline (zero-initialized), which gives
+/// the same numbers. Tests lower it to compare the widths.
+inline Isa dispatch_isa = detect_isa();
+
+#if defined(DESCENT_DETAIL_ISA_DISPATCH)
+
+/// Bytes wide SIMD packet of S, for the dispatched kernels.
+template <class S, int Bytes>
+struct WidePacket {
+  // Aligned as the build's own packets: passed by value between the always-inlined formulas, a
+  // 32- or 64-byte aligned type would make GCC note an ABI change that never applies.
+  using vector [[gnu::vector_size(Bytes), gnu::aligned(16)]] = S;
+  using mask [[gnu::vector_size(Bytes)]] = std::conditional_t<sizeof(S) == 4, std::int32_t, std::int64_t>;
+  vector v;
+};
+
+template <class S, int Bytes>
+struct packet_ops<WidePacket<S, Bytes>> {
+  using P = WidePacket<S, Bytes>;
+  using V = typename P::vector;
+  using M = typename P::mask;
+  using scalar = S;
+  static constexpr Eigen::Index width = Bytes / Eigen::Index(sizeof(S));
+  // Down to the build's own packets once half the width is theirs.
+  using half = std::conditional_t<(Bytes / 2 > int(sizeof(typename Eigen::internal::packet_traits<S>::type))),
+                                  WidePacket<S, Bytes / 2>, typename Eigen::internal::packet_traits<S>::type>;
+
+  // clang-format off
+  [[gnu::always_inline]] static inline P load(const S* a) { P r; __builtin_memcpy(&r.v, a, Bytes); return r; }
+  [[gnu::always_inline]] static inline void store(S* a, const P& x) { __builtin_memcpy(a, &x.v, Bytes); }
+  [[gnu::always_inline]] static inline P set1(S s) { return broadcast(s, std::make_index_sequence<std::size_t(width)>{}); }
+  [[gnu::always_inline]] static inline P add(const P& a, const P& b) { return {a.v + b.v}; }
+  [[gnu::always_inline]] static inline P sub(const P& a, const P& b) { return {a.v - b.v}; }
+  [[gnu::always_inline]] static inline P mul(const P& a, const P& b) { return {a.v * b.v}; }
+  [[gnu::always_inline]] static inline P div(const P& a, const P& b) { return {a.v / b.v}; }
+  [[gnu::always_inline]] static inline P neg(const P& a) { return {-a.v}; }
+  // As Eigen's pmax<PropagateNaN>, pmax and pmin on x86 (which are maxps(b, a) and minps(b, a)).
+  [[gnu::always_inline]] static inline P max_nan(const P& a, const P& b) { return {((a.v != a.v) | (a.v > b.v)) ? a.v : b.v}; }
+  [[gnu::always_inline]] static inline P max(const P& a, const P& b) { return {b.v > a.v ? b.v : a.v}; }
+  [[gnu::always_inline]] static inline P min(const P& a, const P& b) { return {b.v < a.v ? b.v : a.v}; }
+  [[gnu::always_inline]] static inline P less(const P& a, const P& b) { return {reinterpret_cast<V>(a.v < b.v)}; }
+  [[gnu::always_inline]] static inline P bit_and(const P& a, const P& b) { return {reinterpret_cast<V>(reinterpret_cast<M>(a.v) & reinterpret_cast<M>(b.v))}; }
+  [[gnu::always_inline]] static inline P bit_andnot(const P& a, const P& b) { return {reinterpret_cast<V>(reinterpret_cast<M>(a.v) & ~reinterpret_cast<M>(b.v))}; }
+  [[gnu::always_inline]] static inline P select(const P& mask, const P& a, const P& b) { return {reinterpret_cast<M>(mask.v) != 0 ? a.v : b.v}; }
+  [[gnu::always_inline]] static inline S sum(const P& a) { S r = 0; for (Eigen::Index k = 0; k < width; ++k) r += a.v[k]; return r; }
+  // clang-format on
+
+  template <std::size_t... K>
+  [[gnu::always_inline]] static inline P broadcast(S s, std::index_sequence<K...>) { return {V{((void)K, s)...}}; }
+
+  // The instructions themselves (correctly rounded), as GCC's intrinsics call them; those cannot be
+  // used here, as they are functions with a target attribute that this function lacks (it is
+  // always inlined into one that has it, where the builtin is then expanded).
+  [[gnu::always_inline]] static inline P sqrt(const P& a) {
+    if constexpr (Bytes == 64 && sizeof(S) == 4)
+      return {__builtin_ia32_sqrtps512_mask(a.v, a.v, static_cast<__mmask16>(-1), _MM_FROUND_CUR_DIRECTION)};
+    else if constexpr (Bytes == 64)
+      return {__builtin_ia32_sqrtpd512_mask(a.v, a.v, static_cast<__mmask8>(-1), _MM_FROUND_CUR_DIRECTION)};
+    else if constexpr (sizeof(S) == 4)
+      return {__builtin_ia32_sqrtps256(a.v)};
+    else
+      return {__builtin_ia32_sqrtpd256(a.v)};
+  }
+};
+
+#endif
 
 /// Runs `kernel` on packets of type Packet from coefficient i while whole packets fit, then on
 /// packets of half the width (AVX-512 → AVX → SSE), so that at most a few coefficients are left
 /// for the scalar loop. Returns the first coefficient not done. Guarded: also stores each old p
 /// into `backup` and adds g·0 + p_new·0 to `zeros`.
 template <bool Guarded, class Packet, class Scalar, std::size_t K, class Kernel, std::size_t... I>
-EIGEN_STRONG_INLINE Eigen::Index run_packets(Eigen::Index i, Eigen::Index n, const Kernel& kernel, Scalar* p,
-                                             const Scalar* g, const std::array<Scalar*, K>& s,
-                                             std::index_sequence<I...> seq, Scalar* backup, Scalar& zeros) {
-  constexpr Eigen::Index width = Eigen::internal::unpacket_traits<Packet>::size;
+[[gnu::always_inline]] inline Eigen::Index run_packets(Eigen::Index i, Eigen::Index n, const Kernel& kernel, Scalar* p,
+                                                       const Scalar* g, const std::array<Scalar*, K>& s,
+                                                       std::index_sequence<I...> seq, Scalar* backup, Scalar& zeros) {
+  using O = packet_ops<Packet>;
+  constexpr Eigen::Index width = O::width;
   if constexpr (width > 1 && !std::is_same_v<Packet, Scalar>) {
     // The end is computed up front: a loop condition of the form i + width <= n makes GCC warn
     // (-Waggressive-loop-optimizations) about the tail loop of fixed-size objects.
     const Eigen::Index end = i + (n - i) / width * width;
-    [[maybe_unused]] Packet sum = Eigen::internal::pset1<Packet>(Scalar(0));
-    [[maybe_unused]] const Packet zero = Eigen::internal::pset1<Packet>(Scalar(0));
+    [[maybe_unused]] Packet sum = O::set1(Scalar(0));
+    [[maybe_unused]] const Packet zero = O::set1(Scalar(0));
     for (; i < end; i += width) {
-      Lane<Packet> pl{Eigen::internal::ploadu<Packet>(p + i)};
-      const Lane<Packet> gl{Eigen::internal::ploadu<Packet>(g + i)};
-      std::array<Lane<Packet>, K> sl{Lane<Packet>{Eigen::internal::ploadu<Packet>(s[I] + i)}...};
-      if constexpr (Guarded) Eigen::internal::pstoreu(backup + i, pl.v);
+      Lane<Packet> pl{O::load(p + i)};
+      const Lane<Packet> gl{O::load(g + i)};
+      std::array<Lane<Packet>, K> sl{Lane<Packet>{O::load(s[I] + i)}...};
+      if constexpr (Guarded) O::store(backup + i, pl.v);
       kernel(pl, gl, sl[I]...);
-      if constexpr (Guarded)
-        sum = Eigen::internal::padd(
-            sum, Eigen::internal::padd(Eigen::internal::pmul(gl.v, zero), Eigen::internal::pmul(pl.v, zero)));
-      Eigen::internal::pstoreu(p + i, pl.v);
-      (Eigen::internal::pstoreu(s[I] + i, sl[I].v), ...);
+      if constexpr (Guarded) sum = O::add(sum, O::add(O::mul(gl.v, zero), O::mul(pl.v, zero)));
+      O::store(p + i, pl.v);
+      (O::store(s[I] + i, sl[I].v), ...);
     }
-    if constexpr (Guarded) zeros += Eigen::internal::predux(sum);
-    using Half = typename Eigen::internal::unpacket_traits<Packet>::half;
+    if constexpr (Guarded) zeros += O::sum(sum);
+    using Half = typename O::half;
     if constexpr (!std::is_same_v<Half, Packet>)
       i = run_packets<Guarded, Half, Scalar, K>(i, n, kernel, p, g, s, seq, backup, zeros);
   }
@@ -183,16 +320,17 @@ EIGEN_STRONG_INLINE Eigen::Index run_packets(Eigen::Index i, Eigen::Index n, con
 /// Fixed: n known at compile time (a fixed-size V), so that the packet and tail loops resolve to
 /// straight-line code, which is what a step of a few parameters costs; never under a StepGuard,
 /// which the drivers set for dynamic V only.
-template <class Scalar, std::size_t K, Eigen::Index Fixed, class Kernel, std::size_t... I>
-EIGEN_STRONG_INLINE void run_contiguous(Eigen::Index n_runtime, const Kernel& kernel_ref, Scalar* p, const Scalar* g,
-                                        const std::array<Scalar*, K>& s_ref, std::index_sequence<I...> seq,
-                                        [[maybe_unused]] StepGuard<Scalar>* guard) {
+/// Packet: the widest packet to start from (narrower ones follow, down to the scalar tail).
+template <class Packet, class Scalar, std::size_t K, Eigen::Index Fixed, class Kernel, std::size_t... I>
+[[gnu::always_inline]] inline void run_contiguous_on(Eigen::Index n_runtime, const Kernel& kernel_ref, Scalar* p,
+                                                     const Scalar* g, const std::array<Scalar*, K>& s_ref,
+                                                     std::index_sequence<I...> seq,
+                                                     [[maybe_unused]] StepGuard<Scalar>* guard) {
   const Eigen::Index n = Fixed == Eigen::Dynamic ? n_runtime : Fixed;
   // Local copies: Eigen's pstoreu writes through a may_alias type, after which GCC would have to
   // reload the kernel's constants and the state pointers from memory on every packet.
   const Kernel kernel = kernel_ref;
   const std::array<Scalar*, K> s = s_ref;
-  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
   Scalar zeros = 0;
   if constexpr (Fixed == Eigen::Dynamic) {
     if (guard) {
@@ -217,6 +355,51 @@ EIGEN_STRONG_INLINE void run_contiguous(Eigen::Index n_runtime, const Kernel& ke
   }
   Eigen::Index i = run_packets<false, Packet, Scalar, K>(0, n, kernel, p, g, s, seq, nullptr, zeros);
   for (; i < n; ++i) kernel(p[i], g[i], s[I][i]...);
+}
+
+#if defined(DESCENT_DETAIL_ISA_DISPATCH)
+// One function per instruction set: the attribute cannot depend on a template parameter.
+template <class Scalar, std::size_t K, class Kernel, std::size_t... I>
+[[gnu::target("avx512f"), gnu::noinline]] void run_contiguous_avx512(Eigen::Index n, const Kernel& kernel, Scalar* p,
+                                                                     const Scalar* g, const std::array<Scalar*, K>& s,
+                                                                     std::index_sequence<I...> seq,
+                                                                     StepGuard<Scalar>* guard) {
+  run_contiguous_on<WidePacket<Scalar, 64>, Scalar, K, Eigen::Dynamic>(n, kernel, p, g, s, seq, guard);
+}
+#if !defined(__AVX2__)
+template <class Scalar, std::size_t K, class Kernel, std::size_t... I>
+[[gnu::target("avx2"), gnu::noinline]] void run_contiguous_avx2(Eigen::Index n, const Kernel& kernel, Scalar* p,
+                                                                const Scalar* g, const std::array<Scalar*, K>& s,
+                                                                std::index_sequence<I...> seq, StepGuard<Scalar>* guard) {
+  run_contiguous_on<WidePacket<Scalar, 32>, Scalar, K, Eigen::Dynamic>(n, kernel, p, g, s, seq, guard);
+}
+#endif
+#endif
+
+/// run_contiguous_on from the build's own packets, or (dynamic sizes, where the build is narrower
+/// than the CPU) from the CPU's widest.
+template <class Scalar, std::size_t K, Eigen::Index Fixed, class Kernel, std::size_t... I>
+DESCENT_DETAIL_LANE_INLINE inline void run_contiguous(Eigen::Index n, const Kernel& kernel, Scalar* p, const Scalar* g,
+                                        const std::array<Scalar*, K>& s, std::index_sequence<I...> seq,
+                                        StepGuard<Scalar>* guard) {
+#if defined(DESCENT_DETAIL_ISA_DISPATCH)
+  if constexpr (Fixed == Eigen::Dynamic && (std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>)) {
+    switch (dispatch_isa) {
+      case Isa::avx512:
+        run_contiguous_avx512<Scalar, K>(n, kernel, p, g, s, seq, guard);
+        return;
+#if !defined(__AVX2__)
+      case Isa::avx2:
+        run_contiguous_avx2<Scalar, K>(n, kernel, p, g, s, seq, guard);
+        return;
+#endif
+      default:
+        break;
+    }
+  }
+#endif
+  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
+  run_contiguous_on<Packet, Scalar, K, Fixed>(n, kernel, p, g, s, seq, guard);
 }
 
 /// run_contiguous over `n` coefficients split into pool.size() chunks (ChunkSplit: boundaries a

@@ -79,7 +79,7 @@ DESCENT_DETAIL_KERNEL void schedule_free_interpolate(const Spans<Scalar, N>& x, 
         constexpr bool small = small_weight;
         detail::for_each_coefficient(
             x,
-            [=](auto& p, auto, auto& zi) {
+            [=](auto& p, auto, auto& zi) DESCENT_DETAIL_LANE_INLINE {
               if constexpr (small)
                 p = p + w * (zi - p);
               else

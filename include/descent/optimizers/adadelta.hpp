@@ -69,7 +69,7 @@ DESCENT_DETAIL_KERNEL void adadelta_update(const Spans<Scalar, N>& x, const Adad
         constexpr bool negate = maximize, l2 = decay;
         detail::for_each_coefficient(
             x,
-            [=](auto& p, auto g, auto& v, auto& a) {
+            [=](auto& p, auto g, auto& v, auto& a) DESCENT_DETAIL_LANE_INLINE {
               if constexpr (negate) g = -g;
               if constexpr (l2) g = g + wd * p;
               v = r * v + c * (g * g);

@@ -66,7 +66,7 @@ DESCENT_DETAIL_KERNEL void adagrad_update(const Spans<Scalar, N>& x, const Adagr
         constexpr bool negate = maximize, l2 = decay;
         detail::for_each_coefficient(
             x,
-            [=](auto& p, auto g, auto& sum) {
+            [=](auto& p, auto g, auto& sum) DESCENT_DETAIL_LANE_INLINE {
               if constexpr (negate) g = -g;
               if constexpr (l2) g = g + wd * p;
               sum = sum + g * g;

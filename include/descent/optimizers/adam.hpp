@@ -86,7 +86,7 @@ DESCENT_DETAIL_KERNEL void adam_update(const Spans<Scalar, N>& x, const AdamOpti
   detail::dispatch(
       [&](auto maximize, auto l2_decay, auto decoupled_decay, auto use_amsgrad) {
         constexpr bool negate = maximize, l2 = l2_decay, decoupled = decoupled_decay;
-        auto update = [=](auto& p, auto& g, auto& m, auto& v) {
+        auto update = [=](auto& p, auto& g, auto& m, auto& v) DESCENT_DETAIL_LANE_INLINE {
           if constexpr (negate) g = -g;
           if constexpr (decoupled) p = p * shrink;
           if constexpr (l2) g = g + wd * p;
@@ -96,7 +96,7 @@ DESCENT_DETAIL_KERNEL void adam_update(const Spans<Scalar, N>& x, const AdamOpti
         if constexpr (use_amsgrad) {
           detail::for_each_coefficient(
               x,
-              [=](auto& p, auto g, auto& m, auto& v, auto& vmax) {
+              [=](auto& p, auto g, auto& m, auto& v, auto& vmax) DESCENT_DETAIL_LANE_INLINE {
                 update(p, g, m, v);
                 vmax = detail::max(vmax, v);
                 p = p - step_size * (m / (detail::sqrt(vmax) / bc2_sqrt + eps));
@@ -105,7 +105,7 @@ DESCENT_DETAIL_KERNEL void adam_update(const Spans<Scalar, N>& x, const AdamOpti
         } else {
           detail::for_each_coefficient(
               x,
-              [=](auto& p, auto g, auto& m, auto& v) {
+              [=](auto& p, auto g, auto& m, auto& v) DESCENT_DETAIL_LANE_INLINE {
                 update(p, g, m, v);
                 p = p - step_size * (m / (detail::sqrt(v) / bc2_sqrt + eps));
               },

@@ -78,7 +78,7 @@ DESCENT_DETAIL_KERNEL void adamax_update(const Spans<Scalar, N>& x, const Adamax
         constexpr bool negate = maximize, l2 = decay;
         detail::for_each_coefficient(
             x,
-            [=](auto& p, auto g, auto& m, auto& u) {
+            [=](auto& p, auto g, auto& m, auto& u) DESCENT_DETAIL_LANE_INLINE {
               if constexpr (negate) g = -g;
               if constexpr (l2) g = g + wd * p;
               m = b1 * m + c1 * g;

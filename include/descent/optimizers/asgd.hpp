@@ -82,7 +82,7 @@ DESCENT_DETAIL_KERNEL void asgd_update(const Spans<Scalar, N>& x, const ASGDOpti
         constexpr bool negate = maximize, l2 = decay, average = averaging;
         detail::for_each_coefficient(
             x,
-            [=](auto& p, auto g, auto& a) {
+            [=](auto& p, auto g, auto& a) DESCENT_DETAIL_LANE_INLINE {
               if constexpr (negate) g = -g;
               if constexpr (l2) g = g + wd * p;
               p = p * shrink;

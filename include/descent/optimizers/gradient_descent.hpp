@@ -47,7 +47,7 @@ DESCENT_DETAIL_KERNEL void gradient_descent_update(const Spans<Scalar, N>& x, co
   detail::dispatch(
       [&](auto maximize, auto decay) {
         constexpr bool negate = maximize, l2 = decay;
-        detail::for_each_coefficient(x, [=](auto& p, auto g) {
+        detail::for_each_coefficient(x, [=](auto& p, auto g) DESCENT_DETAIL_LANE_INLINE {
           if constexpr (negate) g = -g;
           if constexpr (l2) g = g + wd * p;
           p = p - lr * g;

@@ -64,16 +64,14 @@ namespace detail {
 /// sign(a) lane by lane: 1 where a > 0, −1 where a < 0, 0 elsewhere (±0 and NaN), as torch.sign.
 /// Computed as (0 < a) − (a < 0), each comparison a mask and-ed with 1.
 template <class P>
-EIGEN_STRONG_INLINE Lane<P> lion_sign(Lane<P> a) {
-  const P zero = Eigen::internal::pset1<P>(lane_scalar_t<P>(0));
-  const P one = Eigen::internal::pset1<P>(lane_scalar_t<P>(1));
-  const P positive = Eigen::internal::pand(Eigen::internal::pcmp_lt(zero, a.v), one);
-  const P negative = Eigen::internal::pand(Eigen::internal::pcmp_lt(a.v, zero), one);
-  return {Eigen::internal::psub(positive, negative)};
+DESCENT_DETAIL_LANE_INLINE inline Lane<P> lion_sign(Lane<P> a) {
+  using O = detail::packet_ops<P>;
+  const P zero = O::set1(lane_scalar_t<P>(0)), one = O::set1(lane_scalar_t<P>(1));
+  return {O::sub(O::bit_and(O::less(zero, a.v), one), O::bit_and(O::less(a.v, zero), one))};
 }
 
 template <class S>
-requires std::is_floating_point_v<S> EIGEN_STRONG_INLINE S lion_sign(S a) { return S(S(0) < a) - S(a < S(0)); }
+requires std::is_floating_point_v<S> DESCENT_DETAIL_LANE_INLINE inline S lion_sign(S a) { return S(S(0) < a) - S(a < S(0)); }
 
 /// One Lion step over `x`: the formula of LionOptions, with the momentum m (the authors' exp_avg).
 template <class Scalar, Eigen::Index N>
@@ -89,7 +87,7 @@ DESCENT_DETAIL_KERNEL void lion_update(const Spans<Scalar, N>& x, const LionOpti
         constexpr bool negate = maximize, decoupled = decay;
         detail::for_each_coefficient(
             x,
-            [=](auto& p, auto g, auto& m) {
+            [=](auto& p, auto g, auto& m) DESCENT_DETAIL_LANE_INLINE {
               if constexpr (negate) g = -g;
               if constexpr (decoupled) p = p * shrink;
               const auto c = b1 * m + c1 * g;

@@ -98,7 +98,7 @@ DESCENT_DETAIL_KERNEL void nadam_update(const Spans<Scalar, N>& x, const NAdamOp
         constexpr bool l2 = decay;
         detail::for_each_coefficient(
             x,
-            [=](auto& p, auto g, auto& m, auto& v) {
+            [=](auto& p, auto g, auto& m, auto& v) DESCENT_DETAIL_LANE_INLINE {
               if constexpr (l2) g = g + wd * p;
               m = b1 * m + c1 * g;
               v = b2 * v + c2 * (g * g);

@@ -71,20 +71,20 @@ DESCENT_DETAIL_KERNEL void rmsprop_update(const Spans<Scalar, N>& x, const RMSPr
   detail::dispatch(
       [&](auto maximize, auto decay, auto use_centered, auto use_momentum) {
         constexpr bool negate = maximize, l2 = decay;
-        auto average = [=](auto& p, auto& g, auto& v) {
+        auto average = [=](auto& p, auto& g, auto& v) DESCENT_DETAIL_LANE_INLINE {
           if constexpr (negate) g = -g;
           if constexpr (l2) g = g + wd * p;
           v = a * v + c * (g * g);
         };
-        auto plain_step = [=](auto& p, auto g, auto avg) { p = p - lr * (g / avg); };
-        auto momentum_step = [=](auto& p, auto g, auto avg, auto& buf) {
+        auto plain_step = [=](auto& p, auto g, auto avg) DESCENT_DETAIL_LANE_INLINE { p = p - lr * (g / avg); };
+        auto momentum_step = [=](auto& p, auto g, auto avg, auto& buf) DESCENT_DETAIL_LANE_INLINE {
           buf = mu * buf + g / avg;
           p = p - lr * buf;
         };
         if constexpr (use_centered && use_momentum) {
           detail::for_each_coefficient(
               x,
-              [=](auto& p, auto g, auto& v, auto& ga, auto& buf) {
+              [=](auto& p, auto g, auto& v, auto& ga, auto& buf) DESCENT_DETAIL_LANE_INLINE {
                 average(p, g, v);
                 ga = a * ga + c * g;
                 momentum_step(p, g, detail::sqrt(v - ga * ga) + eps, buf);
@@ -93,7 +93,7 @@ DESCENT_DETAIL_KERNEL void rmsprop_update(const Spans<Scalar, N>& x, const RMSPr
         } else if constexpr (use_centered) {
           detail::for_each_coefficient(
               x,
-              [=](auto& p, auto g, auto& v, auto& ga) {
+              [=](auto& p, auto g, auto& v, auto& ga) DESCENT_DETAIL_LANE_INLINE {
                 average(p, g, v);
                 ga = a * ga + c * g;
                 plain_step(p, g, detail::sqrt(v - ga * ga) + eps);
@@ -102,7 +102,7 @@ DESCENT_DETAIL_KERNEL void rmsprop_update(const Spans<Scalar, N>& x, const RMSPr
         } else if constexpr (use_momentum) {
           detail::for_each_coefficient(
               x,
-              [=](auto& p, auto g, auto& v, auto& buf) {
+              [=](auto& p, auto g, auto& v, auto& buf) DESCENT_DETAIL_LANE_INLINE {
                 average(p, g, v);
                 momentum_step(p, g, detail::sqrt(v) + eps, buf);
               },
@@ -110,7 +110,7 @@ DESCENT_DETAIL_KERNEL void rmsprop_update(const Spans<Scalar, N>& x, const RMSPr
         } else {
           detail::for_each_coefficient(
               x,
-              [=](auto& p, auto g, auto& v) {
+              [=](auto& p, auto g, auto& v) DESCENT_DETAIL_LANE_INLINE {
                 average(p, g, v);
                 plain_step(p, g, detail::sqrt(v) + eps);
               },

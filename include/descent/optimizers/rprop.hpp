@@ -70,24 +70,24 @@ namespace detail {
 /// One coefficient (or one SIMD packet of them) of an Rprop step: the formula of RpropOptions
 /// on p, the sign-adjusted gradient g, prev and s. The comparisons are computed once per packet.
 template <class P>
-EIGEN_STRONG_INLINE void rprop_coefficient(Lane<P>& p, Lane<P> g, Lane<P>& prev, Lane<P>& s, lane_scalar_t<P> up,
+DESCENT_DETAIL_LANE_INLINE inline void rprop_coefficient(Lane<P>& p, Lane<P> g, Lane<P>& prev, Lane<P>& s, lane_scalar_t<P> up,
                                            lane_scalar_t<P> down, lane_scalar_t<P> lo, lane_scalar_t<P> hi) {
-  using namespace Eigen::internal;
-  const P zero = pzero(g.v), one = pset1<P>(lane_scalar_t<P>(1));
-  const P product = pmul(g.v, prev.v);
-  const P grew = pcmp_lt(zero, product), flipped = pcmp_lt(product, zero);
-  const P factor = pselect(flipped, pset1<P>(down), pselect(grew, pset1<P>(up), one));
+  using O = packet_ops<P>;
+  const P zero = O::set1(lane_scalar_t<P>(0)), one = O::set1(lane_scalar_t<P>(1));
+  const P product = O::mul(g.v, prev.v);
+  const P grew = O::less(zero, product), flipped = O::less(product, zero);
+  const P factor = O::select(flipped, O::set1(down), O::select(grew, O::set1(up), one));
   // clamp: Eigen's pmax(a, b) and pmin(a, b) return a when a is NaN, as std::max and std::min do
-  s.v = pmin(pmax(pmul(s.v, factor), pset1<P>(lo)), pset1<P>(hi));
-  const P kept = pandnot(g.v, flipped);  // 0 where the sign flipped
+  s.v = O::min(O::max(O::mul(s.v, factor), O::set1(lo)), O::set1(hi));
+  const P kept = O::bit_andnot(g.v, flipped);  // 0 where the sign flipped
   // torch.sign(kept): 1, −1, or 0 for ±0 and NaN
-  const P sign = psub(pand(pcmp_lt(zero, kept), one), pand(pcmp_lt(kept, zero), one));
-  p.v = psub(p.v, pmul(sign, s.v));
+  const P sign = O::sub(O::bit_and(O::less(zero, kept), one), O::bit_and(O::less(kept, zero), one));
+  p.v = O::sub(p.v, O::mul(sign, s.v));
   prev.v = kept;
 }
 
 template <class S>
-requires std::is_floating_point_v<S> EIGEN_STRONG_INLINE void rprop_coefficient(S& p, S g, S& prev, S& s, S up, S down,
+requires std::is_floating_point_v<S> DESCENT_DETAIL_LANE_INLINE inline void rprop_coefficient(S& p, S g, S& prev, S& s, S up, S down,
                                                                                 S lo, S hi) {
   const S product = g * prev;
   const S factor = product < S(0) ? down : (product > S(0) ? up : S(1));
@@ -114,7 +114,7 @@ DESCENT_DETAIL_KERNEL void rprop_update(const Spans<Scalar, N>& x, const RpropOp
         constexpr bool negate = maximize;
         detail::for_each_coefficient(
             x,
-            [=](auto& p, auto g, auto& pg, auto& s) {
+            [=](auto& p, auto g, auto& pg, auto& s) DESCENT_DETAIL_LANE_INLINE {
               if constexpr (negate) g = -g;
               detail::rprop_coefficient(p, g, pg, s, up, down, lo, hi);
             },

@@ -102,7 +102,7 @@ DESCENT_DETAIL_KERNEL void schedule_free_adamw_update(const Spans<Scalar, N>& x,
         constexpr bool start = first_step, decayed = decay, small = small_weight;
         detail::for_each_coefficient(
             x,
-            [=](auto& y, auto g, auto& zi, auto& v) {
+            [=](auto& y, auto g, auto& zi, auto& v) DESCENT_DETAIL_LANE_INLINE {
               if constexpr (start) zi = y;
               v = b2 * v + c2 * (g * g);
               auto u = g / (detail::sqrt(v) + eps);

@@ -89,7 +89,7 @@ DESCENT_DETAIL_KERNEL void schedule_free_sgd_update(const Spans<Scalar, N>& x, c
         constexpr bool start = first_step, l2 = decay, small = small_weight;
         detail::for_each_coefficient(
             x,
-            [=](auto& y, auto g, auto& zi) {
+            [=](auto& y, auto g, auto& zi) DESCENT_DETAIL_LANE_INLINE {
               if constexpr (start) zi = y;
               if constexpr (l2) g = g + wd * y;
               if constexpr (small)

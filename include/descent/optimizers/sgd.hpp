@@ -72,7 +72,7 @@ DESCENT_DETAIL_KERNEL void sgd_update(const Spans<Scalar, N>& x, const SGDOption
       [&](auto maximize, auto decay, auto use_momentum, auto first_step, auto use_nesterov) {
         constexpr bool negate = maximize, l2 = decay, nesterov = use_nesterov, start = first_step;
         if constexpr (!use_momentum) {
-          detail::for_each_coefficient(x, [=](auto& p, auto g) {
+          detail::for_each_coefficient(x, [=](auto& p, auto g) DESCENT_DETAIL_LANE_INLINE {
             if constexpr (negate) g = -g;
             if constexpr (l2) g = g + wd * p;
             p = p - lr * g;
@@ -80,7 +80,7 @@ DESCENT_DETAIL_KERNEL void sgd_update(const Spans<Scalar, N>& x, const SGDOption
         } else {
           detail::for_each_coefficient(
               x,
-              [=](auto& p, auto g, auto& buf) {
+              [=](auto& p, auto g, auto& buf) DESCENT_DETAIL_LANE_INLINE {
                 if constexpr (negate) g = -g;
                 if constexpr (l2) g = g + wd * p;
                 if constexpr (start)

@@ -41,15 +41,26 @@
 // an optimize region around every function that runs a formula, clang through a pragma at the
 // top of each update function. The update functions are not inlined into their callers, so the
 // caller's own flags never apply to the formula. (clang's -ffp-contract=fast ignores the pragma.)
-// DESCENT_DETAIL_LANE_INLINE marks the formulas themselves (the lambdas and the packet operators):
-// they are always inlined into the loops that run them, which the dispatched kernels below need
-// (a formula on wide packets compiled on its own would be compiled without their instruction set).
+
+// Run-time dispatch (see "Run-time dispatch" below): x86-64, GCC, a build narrower than AVX-512,
+// unless the program defines DESCENT_NO_ISA_DISPATCH (for every translation unit alike: the
+// kernels are inline templates). DESCENT_DETAIL_LANE_INLINE marks the formulas (the lambdas and
+// the packet operators) that the dispatched kernels run: always inlined there, as a formula on
+// wide packets compiled on its own would lack their instruction set. Without dispatch the compiler
+// decides, as for any inline function (forcing it costs a third more compile time).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__AVX512F__) && \
+    !defined(DESCENT_NO_ISA_DISPATCH)
+#define DESCENT_DETAIL_ISA_DISPATCH 1
+#define DESCENT_DETAIL_LANE_INLINE __attribute__((always_inline))
+#include <immintrin.h>
+#else
+#define DESCENT_DETAIL_LANE_INLINE
+#endif
 #if defined(__clang__)
 #define DESCENT_DETAIL_KERNELS_BEGIN
 #define DESCENT_DETAIL_KERNELS_END
 #define DESCENT_DETAIL_NO_CONTRACT _Pragma("STDC FP_CONTRACT OFF")
 #define DESCENT_DETAIL_KERNEL [[gnu::noinline]]
-#define DESCENT_DETAIL_LANE_INLINE __attribute__((always_inline))
 #elif defined(__GNUC__)
 // -Wpsabi: the wide packets of the dispatched kernels (below) are passed by value between inline
 // functions that are only ever inlined into functions compiled for their ISA, so the ABI GCC warns
@@ -60,13 +71,11 @@
 #define DESCENT_DETAIL_KERNELS_END _Pragma("GCC diagnostic pop") _Pragma("GCC pop_options")
 #define DESCENT_DETAIL_NO_CONTRACT
 #define DESCENT_DETAIL_KERNEL [[gnu::noinline]]
-#define DESCENT_DETAIL_LANE_INLINE __attribute__((always_inline))
 #else
 #define DESCENT_DETAIL_KERNELS_BEGIN
 #define DESCENT_DETAIL_KERNELS_END
 #define DESCENT_DETAIL_NO_CONTRACT
 #define DESCENT_DETAIL_KERNEL
-#define DESCENT_DETAIL_LANE_INLINE
 #endif
 
 DESCENT_DETAIL_KERNELS_BEGIN
@@ -180,11 +189,12 @@ requires std::is_floating_point_v<S> DESCENT_DETAIL_LANE_INLINE inline S sqrt(S 
 
 template <class S>
 requires std::is_floating_point_v<S> DESCENT_DETAIL_LANE_INLINE inline S max(S a, S b) {
-  if (a != a || b != b) return a + b;  // NaN in, NaN out
-  return a < b ? b : a;
+  // packet_ops::max_nan's choice, coefficient for coefficient (±0 included), so that a coefficient
+  // gets the same result in a packet and in the scalar tail: NaN in, NaN out.
+  return a != a || a > b ? a : b;
 }
 
-// Run-time dispatch of the kernels to wider SIMD than the build's flags give (x86-64, GCC). A build
+// Run-time dispatch: the kernels on wider SIMD than the build's flags give (x86-64, GCC). A build
 // without -march flags vectorizes with SSE2 only, where a CPU of the last ten years has AVX2 and
 // often AVX-512. Where this is compiled for less than AVX-512, each contiguous kernel is compiled
 // a second (and third) time inside a function with GCC's target attribute, on the wide packets
@@ -192,10 +202,6 @@ requires std::is_floating_point_v<S> DESCENT_DETAIL_LANE_INLINE inline S max(S a
 // is asked once per process which one to run. The packet operations are the same IEEE operations
 // lane for lane (no contraction, correctly rounded sqrt, the same max and select), so every width,
 // the build's own included, gives bitwise the same coefficients as a -march=native build.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__AVX512F__)
-#define DESCENT_DETAIL_ISA_DISPATCH 1
-#include <immintrin.h>
-#endif
 
 /// The instruction sets a contiguous kernel can run with. baseline: the build's own packets.
 enum class Isa { baseline, avx2, avx512 };
@@ -236,9 +242,9 @@ struct packet_ops<WidePacket<S, Bytes>> {
   using M = typename P::mask;
   using scalar = S;
   static constexpr Eigen::Index width = Bytes / Eigen::Index(sizeof(S));
-  // Down to the build's own packets once half the width is theirs.
-  using half = std::conditional_t<(Bytes / 2 > int(sizeof(typename Eigen::internal::packet_traits<S>::type))),
-                                  WidePacket<S, Bytes / 2>, typename Eigen::internal::packet_traits<S>::type>;
+  // No narrower packets before the scalar tail: each would be one more copy of every formula to
+  // compile, for at most width − 1 coefficients (the same numbers either way).
+  using half = P;
 
   // clang-format off
   [[gnu::always_inline]] static inline P load(const S* a) { P r; __builtin_memcpy(&r.v, a, Bytes); return r; }

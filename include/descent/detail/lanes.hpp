@@ -249,7 +249,19 @@ struct packet_ops<WidePacket<S, Bytes>> {
   // clang-format off
   [[gnu::always_inline]] static inline P load(const S* a) { P r; __builtin_memcpy(&r.v, a, Bytes); return r; }
   [[gnu::always_inline]] static inline void store(S* a, const P& x) { __builtin_memcpy(a, &x.v, Bytes); }
-  [[gnu::always_inline]] static inline P set1(S s) { return broadcast(s, std::make_index_sequence<std::size_t(width)>{}); }
+  // The broadcast instruction itself: GCC 12 assembles a vector of one repeated scalar (written
+  // as an initializer list, a loop, or scalar-vector arithmetic) lane by lane, with one masked move
+  // per lane, inside a function with a target attribute.
+  [[gnu::always_inline]] static inline P set1(S s) {
+    if constexpr (Bytes == 64 && sizeof(S) == 4)
+      return {__builtin_ia32_broadcastss512(__v4sf{s, s, s, s}, V{}, static_cast<__mmask16>(-1))};
+    else if constexpr (Bytes == 64)
+      return {__builtin_ia32_broadcastsd512(__v2df{s, s}, V{}, static_cast<__mmask8>(-1))};
+    else if constexpr (sizeof(S) == 4)
+      return {__builtin_ia32_vbroadcastss_ps256(__v4sf{s, s, s, s})};
+    else
+      return {__builtin_ia32_vbroadcastsd_pd256(__v2df{s, s})};
+  }
   [[gnu::always_inline]] static inline P add(const P& a, const P& b) { return {a.v + b.v}; }
   [[gnu::always_inline]] static inline P sub(const P& a, const P& b) { return {a.v - b.v}; }
   [[gnu::always_inline]] static inline P mul(const P& a, const P& b) { return {a.v * b.v}; }
@@ -265,9 +277,6 @@ struct packet_ops<WidePacket<S, Bytes>> {
   [[gnu::always_inline]] static inline P select(const P& mask, const P& a, const P& b) { return {reinterpret_cast<M>(mask.v) != 0 ? a.v : b.v}; }
   [[gnu::always_inline]] static inline S sum(const P& a) { S r = 0; for (Eigen::Index k = 0; k < width; ++k) r += a.v[k]; return r; }
   // clang-format on
-
-  template <std::size_t... K>
-  [[gnu::always_inline]] static inline P broadcast(S s, std::index_sequence<K...>) { return {V{((void)K, s)...}}; }
 
   // The instructions themselves (correctly rounded), as GCC's intrinsics call them; those cannot be
   // used here, as they are functions with a target attribute that this function lacks (it is

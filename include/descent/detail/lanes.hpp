@@ -6,8 +6,9 @@
 // statements it streams the arrays from memory several times; a single Eigen expression cannot
 // write to more than one destination. So each optimizer writes its formula once, as a generic
 // lambda over "lanes", and this header runs it over SIMD packets (Eigen's own packet math, so it
-// vectorizes whatever flags the user compiles with) with a scalar tail: each coefficient is
-// loaded and stored exactly once per step.
+// vectorizes whatever flags the user compiles with, and on x86-64 also the CPU's widest SIMD,
+// chosen at run time) with a scalar tail: each coefficient is loaded and stored exactly once per
+// step.
 
 #include <Eigen/Core>
 #include <array>
@@ -296,11 +297,11 @@ struct packet_ops<WidePacket<S, Bytes>> {
 #endif
 
 /// Runs `kernel` on packets of type Packet from coefficient i while whole packets fit, then on
-/// packets of half the width (AVX-512 → AVX → SSE), so that at most a few coefficients are left
-/// for the scalar loop. Returns the first coefficient not done. Guarded: also stores each old p
+/// packets of half the width (Eigen's: AVX-512 → AVX → SSE; the dispatched wide packets have
+/// none), so that at most a few coefficients are left for the scalar loop. Returns the first coefficient not done. Guarded: also stores each old p
 /// into `backup` and adds g·0 + p_new·0 to `zeros`.
 template <bool Guarded, class Packet, class Scalar, std::size_t K, class Kernel, std::size_t... I>
-[[gnu::always_inline]] inline Eigen::Index run_packets(Eigen::Index i, Eigen::Index n, const Kernel& kernel, Scalar* p,
+DESCENT_DETAIL_LANE_INLINE inline Eigen::Index run_packets(Eigen::Index i, Eigen::Index n, const Kernel& kernel, Scalar* p,
                                                        const Scalar* g, const std::array<Scalar*, K>& s,
                                                        std::index_sequence<I...> seq, Scalar* backup, Scalar& zeros) {
   using O = packet_ops<Packet>;
@@ -337,7 +338,7 @@ template <bool Guarded, class Packet, class Scalar, std::size_t K, class Kernel,
 /// which the drivers set for dynamic V only.
 /// Packet: the widest packet to start from (narrower ones follow, down to the scalar tail).
 template <class Packet, class Scalar, std::size_t K, Eigen::Index Fixed, class Kernel, std::size_t... I>
-[[gnu::always_inline]] inline void run_contiguous_on(Eigen::Index n_runtime, const Kernel& kernel_ref, Scalar* p,
+DESCENT_DETAIL_LANE_INLINE inline void run_contiguous_on(Eigen::Index n_runtime, const Kernel& kernel_ref, Scalar* p,
                                                      const Scalar* g, const std::array<Scalar*, K>& s_ref,
                                                      std::index_sequence<I...> seq,
                                                      [[maybe_unused]] StepGuard<Scalar>* guard) {

@@ -154,7 +154,7 @@ namespace {
 template <class... Cfg>
 struct VariantList {};
 
-/// "<variant> <float|double> <n>" → digest of the parameters after 25 steps, for every variant.
+/// "<variant> | <float or double> | <n>" → digest of the parameters after 25 steps, for every variant.
 template <class... Cfg>
 std::map<std::string, std::uint64_t> all_digests(VariantList<Cfg...>) {
   std::map<std::string, std::uint64_t> digests;
